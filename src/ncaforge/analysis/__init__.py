@@ -1,0 +1,1 @@
+"""What a trained NCA learned: growth, persistence and regeneration measured."""

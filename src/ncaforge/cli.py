@@ -1,0 +1,283 @@
+"""The ``nca`` command: train, grow, evaluate, import and browse the zoo."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import click
+import torch
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="ncaforge")
+def main() -> None:
+    """ncaforge: grow, train, damage and analyse Neural Cellular Automata.
+
+    Start with `nca demo`, or `nca grow --model lizard`. Every command has --help.
+    """
+
+
+# ----------------------------------------------------------------------------- train
+@main.group()
+def train() -> None:
+    """Train a model; writes checkpoints, metrics.jsonl and loss.png to --out."""
+
+
+@train.command("growing")
+@click.option("--target", default="lizard", show_default=True,
+              help="Bundled name (lizard), emoji:<char>, or an image file (PNG/JPEG/WebP).")
+@click.option("--target-size", default=40, show_default=True, help="Longer side of the target, in cells.")
+@click.option("--pad", default=16, show_default=True, help="Empty cells around the target.")
+@click.option("--mode", type=click.Choice(["growing", "persistent", "regenerating"]),
+              default="regenerating", show_default=True)
+@click.option("--iterations", default=8000, show_default=True)
+@click.option("--batch", default=8, show_default=True)
+@click.option("--pool", "pool_size", default=1024, show_default=True)
+@click.option("--steps", nargs=2, type=int, default=(64, 96), show_default=True,
+              help="Rollout length drawn uniformly from [LO, HI).")
+@click.option("--damage-count", default=3, show_default=True,
+              help="Samples damaged per batch in regenerating mode.")
+@click.option("--lr", default=2e-3, show_default=True)
+@click.option("--lr-drop", "lr_drops", multiple=True, type=int, default=(2000,), show_default=True,
+              help="Iteration at which the learning rate is multiplied by 0.1 (repeatable).")
+@click.option("--hidden", default=128, show_default=True, help="Width of the update MLP.")
+@click.option("--channels", default=16, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--checkpoint-every", default=100, show_default=True, help="Iterations between checkpoints.")
+@click.option("--grad-checkpoint", default=0, show_default=True,
+              help="Recompute activations in blocks of this many steps (0: off) to save memory.")
+@click.option("--threads", default=0, help="CPU threads (0: PyTorch's default).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Run directory.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+def train_growing(target: str, target_size: int, pad: int, mode: str, iterations: int, batch: int,
+                  pool_size: int, steps: tuple[int, int], damage_count: int, lr: float,
+                  lr_drops: tuple[int, ...], hidden: int, channels: int, seed: int,
+                  checkpoint_every: int, grad_checkpoint: int, threads: int, out: Path,
+                  resume: bool) -> None:
+    """Grow a target from one seed cell (Growing NCA, three modes)."""
+    from ncaforge.data.targets import TargetError, load_target
+    from ncaforge.models.growing import GrowingConfig, build_growing
+    from ncaforge.objectives.growing import GrowingObjective
+    from ncaforge.training.trainer import TrainConfig, Trainer, TrainingError
+
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        tgt = load_target(target, target_size, pad)
+    except TargetError as e:
+        _fail(str(e))
+    torch.manual_seed(seed)
+    model = build_growing(GrowingConfig(channels=channels, hidden=hidden))
+    try:
+        objective = GrowingObjective(model, tgt, mode, pool_size, batch, tuple(steps), damage_count,
+                                     checkpoint_every=grad_checkpoint)
+    except ValueError as e:
+        _fail(str(e))
+    config = TrainConfig(iterations=iterations, lr=lr, lr_drops=tuple(lr_drops),
+                         checkpoint_every=checkpoint_every, seed=seed,
+                         extra={"target": target, "target_size": target_size, "pad": pad,
+                                "mode": mode, "batch": batch, "pool": pool_size, "damage_count": damage_count,
+                                "steps": list(steps)})
+    provenance = {"command": "nca " + shlex.join(sys.argv[1:]), "seed": seed,
+                  "target": target, "target_size": target_size, "pad": pad, "mode": mode,
+                  "grid": list(tgt.shape[1:])}
+    trainer = Trainer(objective, out, config, provenance)
+    click.echo(f"training a {mode} NCA on {target} ({tgt.shape[1]}x{tgt.shape[2]} grid) -> {out}")
+    start = time.time()
+    try:
+        records = trainer.fit(resume=resume)
+    except TrainingError as e:
+        _fail(str(e))
+    click.echo(f"done: iteration {trainer.iteration}, loss {records[-1]['loss']:.5f}, "
+               f"{time.time() - start:.0f}s this session; model in {out / 'checkpoint'}")
+
+
+# ----------------------------------------------------------------------------- grow
+def _load_model(spec: str, family: str | None = None):
+    from ncaforge import zoo
+    from ncaforge.io.checkpoint import CheckpointError
+
+    try:
+        return zoo.load(spec, family=family)
+    except CheckpointError as e:
+        _fail(str(e))
+
+
+def _grid(model, size: tuple[int, int] | None) -> tuple[int, int]:
+    if size:
+        return size
+    grid = model.provenance.get("grid")
+    return (int(grid[0]), int(grid[1])) if grid else (72, 72)
+
+
+def _target_for(model, target: str | None, target_size: int | None, pad: int | None):
+    """The target a model was trained on (from its provenance), or the one given."""
+    from ncaforge.data.targets import TargetError, load_target
+
+    prov = model.provenance
+    try:
+        return load_target(target or prov.get("target", "lizard"),
+                           target_size or prov.get("target_size", 40),
+                           prov.get("pad", 16) if pad is None else pad)
+    except TargetError as e:
+        _fail(str(e))
+
+
+@main.command()
+@click.option("--model", "model_spec", default="lizard", show_default=True,
+              help="Zoo name or checkpoint directory.")
+@click.option("--size", nargs=2, type=int, default=None, help="Grid H W (default: the training grid).")
+@click.option("--batch", default=1, show_default=True, help="Independent runs side by side.")
+@click.option("--steps", default=200, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--damage-at", type=int, multiple=True, help="Cut a disc after this step (repeatable).")
+@click.option("--damage-centre", nargs=2, type=float, default=(0.0, 0.0), show_default=True,
+              help="Disc centre (x, y) in [-1, 1] grid units.")
+@click.option("--damage-radius", type=float, default=10.0, show_default=True, help="Disc radius in cells.")
+@click.option("--save-steps", type=int, multiple=True, help="Also keep the RGBA of this step in states.npz.")
+@click.option("--fps", default=20, show_default=True)
+@click.option("--scale", default=4, show_default=True, help="Pixels per cell in pictures.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/grow"),
+              show_default=True)
+def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, seed: int,
+         damage_at: tuple[int, ...], damage_centre: tuple[float, float], damage_radius: float,
+         save_steps: tuple[int, ...], fps: int, scale: int, out: Path) -> None:
+    """Grow a pattern from a seed; write grow.gif/.mp4, strip.png and states.npz."""
+    import imageio.v3 as iio
+    import numpy as np
+
+    from ncaforge.render.frames import batch_image, tile
+    from ncaforge.render.video import write_animation
+    from ncaforge.simulate import Damage, simulate
+
+    if steps < 1 or batch < 1:
+        _fail("--steps and --batch must be at least 1")
+    bad = [s for s in (*damage_at, *save_steps) if not 0 <= s <= steps]
+    if bad:
+        _fail(f"--damage-at/--save-steps {bad} lie outside 0..{steps}")
+    model = _load_model(model_spec, "growing")
+    h, w = _grid(model, size)
+    g = torch.Generator().manual_seed(seed)
+    damage = [Damage(s, damage_centre, damage_radius) for s in damage_at]
+    rec = simulate(model, model.seed(batch, h, w), steps, damage, frame_every=1,
+                   extra_frames=list(save_steps), generator=g)
+    out.mkdir(parents=True, exist_ok=True)
+    frames = [batch_image(f, scale) for f in rec.frames]
+    files = write_animation(frames, out / "grow", fps)
+    picks = sorted({round(i * steps / 7) for i in range(8)})
+    strip = tile([batch_image(rec.frames[rec.frame_steps.index(t)][:1], scale) for t in picks])
+    iio.imwrite(out / "strip.png", strip)
+    keep = sorted(set(save_steps))
+    np.savez_compressed(out / "states.npz", final=rec.final.numpy().astype(np.float32),
+                        save_steps=np.array(keep, dtype=np.int64),
+                        rgba=np.stack([rec.frames[rec.frame_steps.index(t)].numpy() for t in keep])
+                        if keep else np.zeros((0, batch, 4, h, w), np.float32))
+    for f in [*files, out / "strip.png", out / "states.npz"]:
+        click.echo(f"wrote {f}")
+
+
+# ----------------------------------------------------------------------------- eval
+@main.group("eval")
+def eval_() -> None:
+    """Measure a trained model; every eval takes --json PATH and --seed S."""
+
+
+@eval_.command("growing")
+@click.option("--model", "model_spec", default="lizard", show_default=True)
+@click.option("--target", default=None, help="Target (default: the one the model was trained on).")
+@click.option("--target-size", type=int, default=None)
+@click.option("--pad", type=int, default=None)
+@click.option("--samples", default=8, show_default=True, help="Independent runs to average over.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--persistence-steps", default=2000, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the figures here.")
+def eval_growing(model_spec: str, target: str | None, target_size: int | None, pad: int | None,
+                 samples: int, seed: int, persistence_steps: int, json_path: Path | None) -> None:
+    """Growth (MSE at 100, 200), persistence (max MSE 200..2000), regeneration after a cut."""
+    from ncaforge.analysis.growing import evaluate
+    from ncaforge.io.atomic import write_json
+
+    if persistence_steps < 500:
+        _fail("--persistence-steps must be at least 500 (the regeneration test runs to step 500)")
+    model = _load_model(model_spec, "growing")
+    tgt = _target_for(model, target, target_size, pad)
+    size = target_size or model.provenance.get("target_size", 40)
+    result = evaluate(model, tgt, samples=samples, seed=seed, persistence_steps=persistence_steps,
+                      target_size=size)
+    result["model"] = model_spec
+    for key in ("mse_100", "mse_200", "persistence_max_mse", "regen_mse"):
+        click.echo(f"{key:>22}: {result[key]:.6f}")
+    if json_path:
+        write_json(json_path, result)
+        click.echo(f"wrote {json_path}")
+
+
+# ----------------------------------------------------------------------------- import
+@main.group("import")
+def import_() -> None:
+    """Convert models published by others into ncaforge checkpoints."""
+
+
+@import_.command("distill-growing")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+def import_distill_growing(file: Path, out: Path) -> None:
+    """A Growing-CA model from the Distill article (TF.js graph JSON or quantised WebGL JSON)."""
+    from ncaforge.io import checkpoint as ckpt
+    from ncaforge.io.distill import ImportFormatError, import_growing
+
+    try:
+        model, fmt = import_growing(file)
+    except ImportFormatError as e:
+        _fail(str(e))
+    ckpt.save(out, model, {"imported_from": str(file), "format": fmt,
+                           "command": "nca " + shlex.join(sys.argv[1:])})
+    click.echo(f"imported {file} ({fmt}, {model.layout.channels} channels) -> {out}")
+
+
+# ----------------------------------------------------------------------------- zoo
+@main.group()
+def zoo() -> None:
+    """The bundled pretrained models."""
+
+
+@zoo.command("list")
+def zoo_list() -> None:
+    """Show the bundled models with how they were made."""
+    from ncaforge import zoo as zoo_mod
+
+    entries = zoo_mod.index()
+    if not entries:
+        click.echo("the zoo is empty")
+    for e in entries:
+        click.echo(f"{e['name']:<12} {e['family']:<10} {e['description']}")
+        for k, v in e.get("metrics", {}).items():
+            click.echo(f"{'':<24}{k} = {v}")
+
+
+# ----------------------------------------------------------------------------- demo
+@main.command()
+@click.option("--model", "model_spec", default="lizard", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/demo"),
+              show_default=True)
+@click.option("--seed", default=0, show_default=True)
+def demo(model_spec: str, out: Path, seed: int) -> None:
+    """Grow the zoo lizard, damage it, watch it regrow; writes out/demo/index.html."""
+    from ncaforge.demo import run_demo
+
+    model = _load_model(model_spec, "growing")
+    index = run_demo(model, _target_for(model, None, None, None), out, seed, model_spec)
+    click.echo(f"wrote {index}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The parts of a cell rule: perception, update, alive and fire masks, and the NCA module."""

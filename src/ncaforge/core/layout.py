@@ -1,0 +1,40 @@
+"""Channel roles of a grid state, declared once per model."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Which channels of a (B, C, H, W) state mean what.
+
+    ``rgb`` and ``alpha`` are optional so that models without colour (classifiers,
+    PDEs) use the same object. RGB is stored premultiplied by alpha.
+    """
+
+    channels: int
+    rgb: tuple[int, int, int] | None = (0, 1, 2)
+    alpha: int | None = 3
+
+    def __post_init__(self) -> None:
+        used = list(self.rgb or ()) + ([self.alpha] if self.alpha is not None else [])
+        bad = [c for c in used if not 0 <= c < self.channels]
+        if bad:
+            raise ValueError(f"Layout: channel index {bad} outside 0..{self.channels - 1}")
+
+    @property
+    def rgba(self) -> list[int]:
+        """The indices of the visible channels, RGB then alpha."""
+        if self.rgb is None or self.alpha is None:
+            raise ValueError("this layout has no RGBA channels")
+        return [*self.rgb, self.alpha]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Layout:
+        rgb = d.get("rgb")
+        return cls(channels=int(d["channels"]), rgb=tuple(rgb) if rgb is not None else None,
+                   alpha=d.get("alpha"))

@@ -1,0 +1,1 @@
+"""Targets, data sets and the bundled assets they come from."""

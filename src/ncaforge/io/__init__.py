@@ -1,0 +1,1 @@
+"""Checkpoints, atomic file writes and importers of published models."""

@@ -1,0 +1,122 @@
+"""Importers for the models the Distill authors published with "Growing Neural Cellular Automata".
+
+Two release formats are read:
+- a TF.js graph model (``model.json``): float32 ``Const`` nodes w1 (1,1,3C,H), b1 (H,),
+  w2 (1,1,H,C), b2 (C,), in Keras layout (input features x output channels) with
+  features interleaved per channel [id, sx, sy] -- our order;
+- the quantised WebGL demo format: a JSON list of two layers, each a uint8 matrix of
+  (in_ch + 1) x out_ch rows (the last row the bias) with ``weight_scale`` and
+  ``bias_scale``; the first layer's rows are grouped by filter [all id | all sx | all sy].
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ncaforge.core.nca import NCA
+from ncaforge.models.growing import GrowingConfig, build_growing
+
+
+class ImportFormatError(ValueError):
+    """A file is not in a format this importer knows."""
+
+
+def _read_json(path: str | Path) -> Any:
+    path = Path(path)
+    if not path.exists():
+        raise ImportFormatError(f"{path} does not exist")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ImportFormatError(f"{path} is not JSON: {e}") from e
+
+
+def _tfjs_consts(doc: dict) -> list[np.ndarray]:
+    """The float32 Const tensors of a TF.js graph model, in node order."""
+    nodes = doc.get("modelTopology", {}).get("node", [])
+    out = []
+    for node in nodes:
+        if node.get("op") != "Const":
+            continue
+        tensor = node.get("attr", {}).get("value", {}).get("tensor", {})
+        if tensor.get("dtype") != "DT_FLOAT" or "tensorContent" not in tensor:
+            continue
+        shape = [int(d.get("size", 1)) for d in tensor.get("tensorShape", {}).get("dim", [])]
+        data = np.frombuffer(base64.b64decode(tensor["tensorContent"]), dtype="<f4")
+        if data.size != int(np.prod(shape)):
+            raise ImportFormatError(f"Const node {node.get('name')!r}: {data.size} floats do not fill "
+                                    f"shape {shape}")
+        out.append(data.reshape(shape))
+    return out
+
+
+def _from_tfjs(doc: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    consts = _tfjs_consts(doc)
+    kernels = [t for t in consts if t.ndim == 4 and t.shape[:2] == (1, 1)]
+    biases = [t for t in consts if t.ndim == 1]
+    if len(kernels) != 2 or len(biases) < 2:
+        raise ImportFormatError("TF.js model: expected two 1x1 kernels and two biases among the "
+                                f"float Const nodes, found kernels {[k.shape for k in kernels]}")
+    w1, w2 = (k[0, 0] for k in kernels)
+    if w1.shape[1] != w2.shape[0]:
+        w1, w2 = w2, w1
+    b1 = next((b for b in biases if b.shape[0] == w1.shape[1]), None)
+    b2 = next((b for b in biases if b.shape[0] == w2.shape[1] and b is not b1), None)
+    if b1 is None or b2 is None:
+        raise ImportFormatError("TF.js model: biases do not match the kernel widths")
+    return w1, b1, w2, b2
+
+
+def _dequantise(layer: dict) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        q = np.frombuffer(base64.b64decode(layer["data_b64"]), dtype=np.uint8)
+        rows, cols = int(layer["in_ch"]) + 1, int(layer["out_ch"])
+        q = q[: rows * cols].reshape(rows, cols).astype(np.float32) / 255.0
+        return ((q[:-1] - 0.5) * float(layer["weight_scale"]),
+                (q[-1] - 0.5) * float(layer["bias_scale"]))
+    except (KeyError, ValueError, TypeError) as e:
+        raise ImportFormatError(f"quantised layer is malformed: {e}") from e
+
+
+def _from_webgl(doc: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    if len(doc) != 2 or not all(isinstance(layer, dict) for layer in doc):
+        raise ImportFormatError(f"quantised WebGL model: expected a list of 2 layers, got {len(doc)}")
+    if any(layer.get("type", "uint8") != "uint8" for layer in doc):
+        raise ImportFormatError("quantised WebGL model: only type 'uint8' layers are supported")
+    w1, b1 = _dequantise(doc[0])
+    w2, b2 = _dequantise(doc[1])
+    channels = w2.shape[1]
+    n_filters = w1.shape[0] // channels
+    # rows grouped by filter (f * C + c) -> interleaved per channel (c * F + f)
+    order = [f * channels + c for c in range(channels) for f in range(n_filters)]
+    return w1[order], b1, w2, b2
+
+
+def import_growing(path: str | Path) -> tuple[NCA, str]:
+    """Read a published Growing-CA model in either format; returns (model, format name)."""
+    doc = _read_json(path)
+    if isinstance(doc, dict) and "modelTopology" in doc:
+        fmt, (w1, b1, w2, b2) = "tfjs-graph-model", _from_tfjs(doc)
+    elif isinstance(doc, list):
+        fmt, (w1, b1, w2, b2) = "webgl-quantised", _from_webgl(doc)
+    else:
+        raise ImportFormatError(f"{path}: neither a TF.js graph model (with 'modelTopology') nor a "
+                                "quantised WebGL layer list")
+    channels, hidden = w2.shape[1], w1.shape[1]
+    if w1.shape[0] != 3 * channels or w2.shape[0] != hidden:
+        raise ImportFormatError(f"{path}: layer shapes {w1.shape} and {w2.shape} do not fit a growing "
+                                "model (3 x channels -> hidden -> channels)")
+    nca = build_growing(GrowingConfig(channels=channels, hidden=hidden))
+    first, last = nca.update.net[0], nca.update.net[-1]
+    with torch.no_grad():
+        first.weight.copy_(torch.from_numpy(np.ascontiguousarray(w1.T))[:, :, None, None])
+        first.bias.copy_(torch.from_numpy(b1.copy()))
+        last.weight.copy_(torch.from_numpy(np.ascontiguousarray(w2.T))[:, :, None, None])
+        last.bias.copy_(torch.from_numpy(b2.copy()))
+    return nca, fmt

@@ -1,0 +1,1 @@
+"""Fast implementations of the NCA step, tested against the reference in core/nca.py."""

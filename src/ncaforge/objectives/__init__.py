@@ -1,0 +1,1 @@
+"""Objectives: what a rollout should achieve, as a loss the trainer minimises."""

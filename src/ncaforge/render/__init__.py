@@ -1,0 +1,1 @@
+"""Turning states into pictures: frames, animations, plots and the HTML report."""

@@ -1,0 +1,43 @@
+"""States to pictures: RGBA on white, as in Growing NCA, upscaled for viewing."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ncaforge.core.layout import Layout
+
+
+def rgba_to_rgb(rgba: torch.Tensor) -> torch.Tensor:
+    """(B, 4, H, W) premultiplied RGBA -> (B, 3, H, W) in [0, 1], over white."""
+    alpha = rgba[:, 3:4].clamp(0.0, 1.0)
+    return (1.0 - alpha + rgba[:, :3]).clamp(0.0, 1.0)
+
+
+def to_rgb(x: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """(B, C, H, W) state -> (B, 3, H, W) in [0, 1], over white."""
+    return rgba_to_rgb(x[:, layout.rgba])
+
+
+def batch_image(rgba: torch.Tensor, scale: int = 3) -> np.ndarray:
+    """All samples of a (B, 4, H, W) RGBA batch side by side as one uint8 image."""
+    return tile([to_image(rgb, scale) for rgb in rgba_to_rgb(rgba)])
+
+
+def to_image(rgb: torch.Tensor, scale: int = 4) -> np.ndarray:
+    """(3, H, W) in [0, 1] -> (H*scale, W*scale, 3) uint8, nearest-neighbour upscaled."""
+    a = (rgb.detach().cpu().clamp(0, 1).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+    return np.repeat(np.repeat(a, scale, axis=0), scale, axis=1)
+
+
+def tile(images: list[np.ndarray], columns: int | None = None, gap: int = 2) -> np.ndarray:
+    """Lay equally sized (H, W, 3) uint8 images out on a white grid."""
+    n = len(images)
+    columns = columns or n
+    rows = (n + columns - 1) // columns
+    h, w, _ = images[0].shape
+    out = np.full((rows * h + (rows - 1) * gap, columns * w + (columns - 1) * gap, 3), 255, np.uint8)
+    for i, img in enumerate(images):
+        r, c = divmod(i, columns)
+        out[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = img
+    return out

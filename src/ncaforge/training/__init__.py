@@ -1,0 +1,1 @@
+"""The shared trainer: optimisation, schedules, the sample pool, checkpoints, resume."""

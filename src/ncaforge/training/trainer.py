@@ -1,0 +1,174 @@
+"""The shared training loop: Adam, schedule, gradient normalisation, logs, checkpoints, resume.
+
+A run directory holds:
+- ``checkpoint/``: the latest model (model.safetensors + config.json, loadable as is)
+  plus ``train_state.safetensors`` / ``train_state.json`` (optimiser moments, RNG
+  state, the objective's pool, the iteration reached), replaced atomically;
+- ``metrics.jsonl``: one line per iteration up to the checkpoint;
+- ``loss.png``: the loss curve.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from ncaforge.core.nca import NCA
+from ncaforge.io import checkpoint as ckpt
+from ncaforge.io.atomic import atomic_dir, recover_dir, write_text
+from ncaforge.render.plots import plot_loss
+from ncaforge.training.optim import normalize_gradients, piecewise_lr
+
+STATE_FILE, STATE_JSON = "train_state.safetensors", "train_state.json"
+
+
+class Objective(Protocol):
+    model: NCA
+
+    def parameters(self) -> list[torch.nn.Parameter]: ...
+    def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]: ...
+    def state_dict(self) -> dict[str, torch.Tensor]: ...
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None: ...
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (non-finite loss or state, or an unusable resume)."""
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings of a run; recorded in train_state.json and provenance."""
+
+    iterations: int = 8000
+    lr: float = 2e-3
+    lr_drops: tuple[int, ...] = (2000,)
+    lr_factor: float = 0.1
+    adam_eps: float = 1e-7
+    checkpoint_every: int = 100
+    seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def machine() -> str:
+    return (f"{platform.machine()} {platform.processor() or 'cpu'}, "
+            f"{torch.get_num_threads()} threads, torch {torch.__version__}")
+
+
+class Trainer:
+    """Trains ``objective.parameters()`` and writes everything to ``run_dir``."""
+
+    def __init__(self, objective: Objective, run_dir: str | Path, config: TrainConfig,
+                 provenance: dict[str, Any] | None = None) -> None:
+        self.objective, self.config = objective, config
+        self.run_dir = Path(run_dir)
+        self.ckpt_dir = self.run_dir / "checkpoint"
+        self.params = objective.parameters()
+        self.optimizer = torch.optim.Adam(self.params, lr=config.lr, eps=config.adam_eps)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.iteration, self.elapsed = 0, 0.0
+        self.records: list[dict[str, float]] = []
+        self.provenance = provenance or {}
+
+    # ----- checkpoints -------------------------------------------------------
+    def _train_state(self) -> dict[str, torch.Tensor]:
+        tensors = {"generator": self.generator.get_state()}
+        for i, p in enumerate(self.params):
+            for key, value in self.optimizer.state.get(p, {}).items():
+                tensors[f"optim.{i}.{key}"] = torch.as_tensor(value).detach().cpu()
+        for key, value in self.objective.state_dict().items():
+            tensors[f"objective.{key}"] = value.detach().cpu().contiguous()
+        return tensors
+
+    def save(self) -> None:
+        """Atomically replace the run's checkpoint and flush metrics and plot."""
+        lines = "".join(json.dumps(r) + "\n" for r in self.records)
+        write_text(self.run_dir / "metrics.jsonl", lines)
+        provenance = {**self.provenance, "iterations": self.iteration,
+                      "train_seconds": round(self.elapsed, 1), "machine": machine(),
+                      "train_config": asdict(self.config),
+                      "final_loss": self.records[-1]["loss"] if self.records else None}
+        with atomic_dir(self.ckpt_dir) as tmp:
+            ckpt.write_model(tmp, self.objective.model, provenance)
+            save_file(self._train_state(), str(tmp / STATE_FILE))
+            (tmp / STATE_JSON).write_text(json.dumps(
+                {"iteration": self.iteration, "elapsed": self.elapsed,
+                 "config": asdict(self.config)}, indent=2))
+        if self.records:
+            plot_loss([r["iteration"] for r in self.records], [r["loss"] for r in self.records],
+                      self.run_dir / "loss.png")
+
+    def resume(self) -> None:
+        """Restore model, optimiser, RNG, objective state and metrics from the checkpoint."""
+        path = recover_dir(self.ckpt_dir)
+        if not (path / STATE_FILE).exists():
+            raise TrainingError(f"--resume: no training checkpoint in {path}")
+        saved = ckpt.load(path, family=ckpt.family_of(self.objective.model))
+        self.objective.model.load_state_dict(saved.state_dict())
+        meta = json.loads((path / STATE_JSON).read_text())
+        tensors = load_file(str(path / STATE_FILE))
+        self.generator.set_state(tensors["generator"])
+        for i, p in enumerate(self.params):
+            state = {k.split(".", 2)[2]: v for k, v in tensors.items() if k.startswith(f"optim.{i}.")}
+            if state:
+                self.optimizer.state[p] = state
+        self.objective.load_state_dict({k[len("objective."):]: v for k, v in tensors.items()
+                                        if k.startswith("objective.")})
+        self.iteration, self.elapsed = int(meta["iteration"]), float(meta["elapsed"])
+        log = self.run_dir / "metrics.jsonl"
+        if log.exists():
+            rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+            self.records = [r for r in rows if r["iteration"] <= self.iteration]
+
+    # ----- the loop ----------------------------------------------------------
+    def fit(self, resume: bool = False, progress: bool = True) -> list[dict[str, float]]:
+        """Train up to ``config.iterations``; returns the metric records."""
+        if resume:
+            self.resume()
+        elif (self.ckpt_dir / STATE_FILE).exists():
+            raise TrainingError(f"{self.run_dir} already holds a run: pass --resume to continue it, "
+                                "or choose another --out")
+        cfg = self.config
+        bar = tqdm(total=cfg.iterations, initial=self.iteration, disable=not progress,
+                   unit="it", dynamic_ncols=True)
+        try:
+            while self.iteration < cfg.iterations:
+                start = time.perf_counter()
+                lr = piecewise_lr(self.iteration, cfg.lr, cfg.lr_drops, cfg.lr_factor)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                self.optimizer.zero_grad(set_to_none=True)
+                loss, state = self.objective.loss(self.generator)
+                value = float(loss.detach())
+                if not math.isfinite(value) or not bool(torch.isfinite(state).all()):
+                    what = f"loss {value}" if not math.isfinite(value) else "a non-finite state"
+                    raise TrainingError(
+                        f"training diverged at iteration {self.iteration + 1}: {what}. The last good "
+                        f"checkpoint (iteration {self._saved_iteration()}) is kept in {self.ckpt_dir}; "
+                        "resume from it with a lower --lr")
+                loss.backward()
+                normalize_gradients(self.params)
+                self.optimizer.step()
+                self.iteration += 1
+                self.elapsed += time.perf_counter() - start
+                self.records.append({"iteration": self.iteration, "loss": value, "lr": lr,
+                                     "seconds": round(self.elapsed, 3)})
+                bar.update(1)
+                bar.set_postfix(loss=f"{value:.3g}", lr=f"{lr:.1e}")
+                if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations:
+                    self.save()
+        finally:
+            bar.close()
+        return self.records
+
+    def _saved_iteration(self) -> int | str:
+        path = self.ckpt_dir / STATE_JSON
+        return json.loads(path.read_text())["iteration"] if path.exists() else "none"

@@ -1,0 +1,39 @@
+"""Shared fixtures: small models, small targets, fixed seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ncaforge.models.growing import GrowingConfig, build_growing
+
+# Test grids are tiny: one thread avoids threading overhead and oversubscription.
+torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+def random_growing(channels: int = 16, hidden: int = 32, scale: float = 0.05):
+    """A growing model with a non-zero last layer, so steps actually change the state."""
+    nca = build_growing(GrowingConfig(channels=channels, hidden=hidden))
+    with torch.no_grad():
+        for p in nca.update.parameters():
+            p.normal_(0.0, scale)
+    return nca
+
+
+@pytest.fixture
+def disc_png(tmp_path) -> str:
+    """A 16x16 RGBA PNG of a red disc on transparency."""
+    yy, xx = np.mgrid[:16, :16]
+    inside = (yy - 7.5) ** 2 + (xx - 7.5) ** 2 < 36
+    a = np.zeros((16, 16, 4), np.uint8)
+    a[inside] = (220, 40, 40, 255)
+    path = tmp_path / "disc.png"
+    Image.fromarray(a, "RGBA").save(path)
+    return str(path)

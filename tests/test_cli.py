@@ -1,0 +1,89 @@
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import random_growing
+from ncaforge.cli import main
+from ncaforge.io import checkpoint as ckpt
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def small_model(tmp_path, disc_png):
+    path = tmp_path / "model"
+    ckpt.save(path, random_growing(hidden=16, scale=0.02),
+              {"grid": [16, 16], "target": disc_png, "target_size": 10, "pad": 3})
+    return str(path)
+
+
+def test_help_lists_the_commands(runner):
+    result = runner.invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("train", "grow", "eval", "import", "zoo", "demo"):
+        assert command in result.output
+
+
+def test_train_growing_writes_a_loadable_checkpoint_and_resumes(runner, tmp_path, disc_png):
+    args = ["train", "growing", "--target", disc_png, "--target-size", "10", "--pad", "3",
+            "--iterations", "2", "--batch", "4", "--pool", "8", "--damage-count", "1", "--steps", "4", "6",
+            "--hidden", "16", "--out", str(tmp_path / "run")]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    model = ckpt.load(tmp_path / "run" / "checkpoint")
+    assert model.provenance["iterations"] == 2 and model.provenance["grid"] == [16, 16]
+    assert model.provenance["command"].startswith("nca ")
+    args[args.index("2")] = "3"
+    result = runner.invoke(main, [*args, "--resume"])
+    assert result.exit_code == 0, result.output
+    assert ckpt.load(tmp_path / "run" / "checkpoint").provenance["iterations"] == 3
+
+
+def test_train_rejects_bad_input(runner, tmp_path, disc_png):
+    result = runner.invoke(main, ["train", "growing", "--target", str(tmp_path / "x.png"),
+                                  "--out", str(tmp_path / "r")])
+    assert result.exit_code != 0 and "does not exist" in result.output
+    result = runner.invoke(main, ["train", "growing", "--target", disc_png, "--batch", "2",
+                                  "--out", str(tmp_path / "r")])
+    assert result.exit_code != 0 and "damage_count must be in [0, batch_size)" in result.output
+
+
+def test_grow_writes_animation_strip_and_states(runner, tmp_path, small_model):
+    out = tmp_path / "grow"
+    result = runner.invoke(main, ["grow", "--model", small_model, "--steps", "12", "--batch", "2",
+                                  "--damage-at", "6", "--save-steps", "3", "--save-steps", "12",
+                                  "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "grow.gif").exists() and (out / "strip.png").exists()
+    states = np.load(out / "states.npz")
+    assert states["final"].shape == (2, 16, 16, 16) and states["final"].dtype == np.float32
+    assert states["rgba"].shape == (2, 2, 4, 16, 16)
+    assert np.allclose(states["rgba"][1], states["final"][:, :4])
+
+
+def test_grow_errors(runner, tmp_path, small_model):
+    result = runner.invoke(main, ["grow", "--model", str(tmp_path / "nope")])
+    assert result.exit_code != 0 and "neither a zoo model" in result.output
+    result = runner.invoke(main, ["grow", "--model", small_model, "--steps", "5", "--damage-at", "9"])
+    assert result.exit_code != 0 and "outside 0..5" in result.output
+
+
+def test_eval_growing_writes_json(runner, tmp_path, small_model):
+    path = tmp_path / "eval.json"
+    result = runner.invoke(main, ["eval", "growing", "--model", small_model, "--samples", "2",
+                                  "--persistence-steps", "500", "--json", str(path)])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(path.read_text())
+    for key in ("mse_100", "mse_200", "persistence_max_mse", "regen_mse"):
+        assert 0.0 <= figures[key] < 1.0
+
+
+def test_import_distill_growing_from_the_cli(runner, tmp_path):
+    result = runner.invoke(main, ["import", "distill-growing", str(tmp_path / "missing.json"),
+                                  "--out", str(tmp_path / "m")])
+    assert result.exit_code != 0 and "does not exist" in result.output
