@@ -264,6 +264,24 @@ def zoo_list() -> None:
             click.echo(f"{'':<24}{k} = {v}")
 
 
+@zoo.command("add")
+@click.argument("checkpoint", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--name", required=True)
+@click.option("--description", required=True)
+@click.option("--metrics", "metrics_json", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              required=True, help="JSON of figures from `nca eval ... --json`.")
+@click.option("--notes", default="", help="Free text for PROVENANCE.md.")
+def zoo_add(checkpoint: Path, name: str, description: str, metrics_json: Path, notes: str) -> None:
+    """(Maintainers) copy a trained checkpoint into the zoo of a source checkout."""
+    import json
+
+    from ncaforge import zoo as zoo_mod
+
+    figures = json.loads(metrics_json.read_text())
+    metrics = {k: v for k, v in figures.items() if isinstance(v, float)}
+    click.echo(f"added {zoo_mod.add(checkpoint, name, description, metrics, notes)}")
+
+
 # ----------------------------------------------------------------------------- demo
 @main.command()
 @click.option("--model", "model_spec", default="lizard", show_default=True)

@@ -51,3 +51,32 @@ def load(name_or_dir: str | Path, family: str | None = None, device: str = "cpu"
         raise ckpt.CheckpointError(f"zoo model {entry['name']!r}: weights do not match their "
                                    "recorded sha256 (the installation is damaged)")
     return ckpt.load(path, family=family, device=torch.device(device))
+
+
+def add(checkpoint_dir: str | Path, name: str, description: str, metrics: dict[str, float],
+        notes: str = "") -> Path:
+    """Copy a trained checkpoint into the zoo with its sha256, metrics and PROVENANCE.md.
+
+    Only the model files are copied (not the training state). Meant for maintainers
+    working in a source checkout.
+    """
+    src = Path(checkpoint_dir)
+    cfg = ckpt.read_config(src)
+    dest = zoo_dir() / name
+    dest.mkdir(parents=True, exist_ok=True)
+    for file in (ckpt.MODEL_FILE, ckpt.CONFIG_FILE):
+        (dest / file).write_bytes((src / file).read_bytes())
+    prov = cfg.get("provenance", {})
+    lines = [f"# {name}", "", description, "", "## How it was made", ""]
+    lines += [f"- {key}: `{prov[key]}`" for key in ("command", "seed", "iterations", "train_seconds",
+                                                     "machine", "final_loss") if key in prov]
+    lines += ["", "## Metrics", "", "| metric | value |", "| --- | --- |"]
+    lines += [f"| {k} | {v:.6g} |" for k, v in metrics.items()]
+    if notes:
+        lines += ["", "## Notes", "", notes]
+    (dest / "PROVENANCE.md").write_text("\n".join(lines) + "\n")
+    entries = [e for e in index() if e["name"] != name]
+    entries.append({"name": name, "family": cfg["family"], "description": description,
+                    "sha256": sha256(dest / ckpt.MODEL_FILE), "metrics": metrics})
+    (zoo_dir() / "index.json").write_text(json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
+    return dest
