@@ -2,10 +2,9 @@ import json
 
 import pytest
 
+from conftest import random_growing
 from ncaforge import zoo
 from ncaforge.io import checkpoint as ckpt
-
-from conftest import random_growing
 
 
 @pytest.fixture
