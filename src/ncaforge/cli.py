@@ -168,7 +168,7 @@ def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, 
     g = torch.Generator().manual_seed(seed)
     damage = [Damage(s, damage_centre, damage_radius) for s in damage_at]
     rec = simulate(model, model.seed(batch, h, w), steps, damage, frame_every=1,
-                   extra_frames=list(save_steps), generator=g)
+                   extra_frames=list(save_steps), generator=g, progress=True)
     out.mkdir(parents=True, exist_ok=True)
     frames = [batch_image(f, scale) for f in rec.frames]
     files = write_animation(frames, out / "grow", fps)
@@ -212,7 +212,7 @@ def eval_growing(model_spec: str, target: str | None, target_size: int | None, p
     tgt = _target_for(model, target, target_size, pad)
     size = target_size or model.provenance.get("target_size", 40)
     result = evaluate(model, tgt, samples=samples, seed=seed, persistence_steps=persistence_steps,
-                      target_size=size)
+                      target_size=size, progress=True)
     result["model"] = model_spec
     for key in ("mse_100", "mse_200", "persistence_max_mse", "regen_mse"):
         click.echo(f"{key:>22}: {result[key]:.6f}")

@@ -28,7 +28,8 @@ def run_demo(nca: NCA, target: torch.Tensor, out: str | Path, seed: int = 0,
     _, h, w = target.shape
     g = torch.Generator().manual_seed(seed)
     rec = simulate(nca, nca.seed(4, h, w), STEPS, list(CUTS), frame_every=2,
-                   extra_frames=[d.step + 1 for d in CUTS], target=target, generator=g)
+                   extra_frames=[d.step + 1 for d in CUTS], target=target, generator=g,
+                   progress=True)
     frames = [batch_image(f, 3) for f in rec.frames]
     videos = write_animation(frames, out / "grow_damage_regrow", fps=30)
     picks = [0, 50, 100, 200, 201, 300, 400, 401, 600]
@@ -37,7 +38,7 @@ def run_demo(nca: NCA, target: torch.Tensor, out: str | Path, seed: int = 0,
     plot_curves({"mean of 4 runs": (list(range(len(rec.mse))), rec.mse)}, out / "mse.png",
                 "step", "RGBA MSE to target", "Growth, two cuts (steps 200, 400), regrowth")
     figures = evaluate(nca, target, samples=8, seed=seed,
-                       target_size=nca.provenance.get("target_size", 40))
+                       target_size=nca.provenance.get("target_size", 40), progress=True)
     write_json(out / "eval.json", {k: v for k, v in figures.items() if k != "curve"})
     rows = [("figure", "value", "what it measures")]
     rows += [("mse_100", f"{figures['mse_100']:.5f}", "RGBA MSE to the target 100 steps from a seed"),
@@ -55,8 +56,9 @@ def run_demo(nca: NCA, target: torch.Tensor, out: str | Path, seed: int = 0,
     sections = [
         Section("Grow, cut, regrow", "Four independent runs from one seed cell each. A disc is cut "
                 "out after step 200 and another after step 400; the cells regrow what was lost.",
-                [(v.name, "growth and regeneration, 600 steps") for v in videos[::-1][:1]]
-                + [("strip.png", "steps 0, 50, 100, 200, cut, 300, 400, cut, 600")]),
+                [(videos[0].name, "growth and regeneration, 600 steps"
+                  + (f" (also as {videos[1].name})" if len(videos) > 1 else "")),
+                 ("strip.png", "steps 0, 50, 100, 200, cut, 300, 400, cut, 600")]),
         Section("Error over time", "", [("mse.png", "RGBA mean squared error to the target")]),
         Section("Evaluation", f"Means over 8 runs, seed {seed}. {how}", table=rows),
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+from tqdm import tqdm
 
 from ncaforge.core.nca import NCA
 from ncaforge.interventions.damage import disc_mask
@@ -43,7 +44,8 @@ class Record:
 @torch.no_grad()
 def simulate(nca: NCA, x: torch.Tensor, steps: int, damage: list[Damage] | None = None,
              frame_every: int = 1, extra_frames: list[int] | None = None,
-             target: torch.Tensor | None = None, generator: torch.Generator | None = None) -> Record:
+             target: torch.Tensor | None = None, generator: torch.Generator | None = None,
+             progress: bool = False) -> Record:
     """Run ``steps`` steps from ``x``; damage is applied before the step it names."""
     by_step = {d.step: d for d in damage or []}
     keep = set(extra_frames or [])
@@ -58,7 +60,7 @@ def simulate(nca: NCA, x: torch.Tensor, steps: int, damage: list[Damage] | None 
             rec.mse.append(float(rgba_mse(state, target, rgba).mean()))
 
     observe(0, x)
-    for t in range(1, steps + 1):
+    for t in tqdm(range(1, steps + 1), desc="simulate", unit="step", disable=not progress, leave=False):
         if t - 1 in by_step:
             x = by_step[t - 1].apply(x)
         x = nca.rollout(x, 1, generator)

@@ -7,6 +7,7 @@ on the same grid and padding the model was trained with.
 from __future__ import annotations
 
 import torch
+from tqdm import tqdm
 
 from ncaforge.core.nca import NCA
 from ncaforge.interventions.damage import disc_mask
@@ -23,12 +24,13 @@ def damage_positions(target: torch.Tensor, count: int, generator: torch.Generato
 
 @torch.no_grad()
 def mse_curve(nca: NCA, target: torch.Tensor, steps: int, samples: int,
-              generator: torch.Generator, x: torch.Tensor | None = None) -> torch.Tensor:
+              generator: torch.Generator, x: torch.Tensor | None = None,
+              progress: bool = False) -> torch.Tensor:
     """Mean RGBA MSE after each step 0..steps (steps + 1 values) from seeds or ``x``."""
     _, h, w = target.shape
     x = nca.seed(samples, h, w) if x is None else x
     out = [rgba_mse(x, target, nca.layout.rgba).mean()]
-    for _ in range(steps):
+    for _ in tqdm(range(steps), desc="persistence", unit="step", disable=not progress, leave=False):
         x = nca.rollout(x, 1, generator)
         out.append(rgba_mse(x, target, nca.layout.rgba).mean())
     return torch.stack(out)
@@ -37,8 +39,8 @@ def mse_curve(nca: NCA, target: torch.Tensor, steps: int, samples: int,
 @torch.no_grad()
 def evaluate(nca: NCA, target: torch.Tensor, samples: int = 8, seed: int = 0,
              persistence_steps: int = 2000, damage_at: int = 300, regrow_steps: int = 200,
-             positions: int = 4, radius_fraction: float = 0.25, target_size: int | None = None
-             ) -> dict:
+             positions: int = 4, radius_fraction: float = 0.25, target_size: int | None = None,
+             progress: bool = False) -> dict:
     """The growing-model figures: ``mse_100``, ``mse_200``, ``persistence_max_mse``, ``regen_mse``.
 
     Regeneration: a disc of radius ``radius_fraction`` x target size (cells) is cut at
@@ -48,7 +50,7 @@ def evaluate(nca: NCA, target: torch.Tensor, samples: int = 8, seed: int = 0,
     target = target.to(next(nca.parameters()).device)
     g = torch.Generator().manual_seed(seed)
     _, h, w = target.shape
-    curve = mse_curve(nca, target, persistence_steps, samples, g)
+    curve = mse_curve(nca, target, persistence_steps, samples, g, progress=progress)
     result = {
         "mse_100": float(curve[100]),
         "mse_200": float(curve[200]),
@@ -60,7 +62,7 @@ def evaluate(nca: NCA, target: torch.Tensor, samples: int = 8, seed: int = 0,
     centres = damage_positions(target, positions, g)
     regen, damaged = [], []
     grown = nca.rollout(nca.seed(samples, h, w), damage_at, g)
-    for centre in centres:
+    for centre in tqdm(centres, desc="regeneration", unit="cut", disable=not progress, leave=False):
         hole = disc_mask(h, w, centre.expand(samples, 2).to(target.device),
                          torch.full((samples,), radius, device=target.device))
         x = grown * ~hole

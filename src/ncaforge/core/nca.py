@@ -31,6 +31,8 @@ class NCA(nn.Module):
             raise ValueError(f"fire_rate must be in (0, 1], got {fire_rate}")
         self.layout, self.perception, self.update = layout, perception, update
         self.fire_rate, self.alive_threshold = fire_rate, alive_threshold
+        self.config: object | None = None  # the family config that built this model, if any
+        self.provenance: dict = {}  # how the weights were made (filled when loaded)
 
     @property
     def circular(self) -> bool:

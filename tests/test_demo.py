@@ -1,0 +1,29 @@
+import json
+
+import torch
+
+from conftest import random_growing
+from ncaforge.data.targets import load_target
+from ncaforge.demo import run_demo
+from ncaforge.simulate import Damage, simulate
+
+
+def test_simulate_applies_damage_after_the_named_step():
+    nca = random_growing(scale=0.0)  # the identity rule: only damage changes the state
+    x = torch.ones(1, 16, 21, 21)
+    rec = simulate(nca, x, 4, [Damage(2, (0.0, 0.0), 3.0)], frame_every=1)
+    assert rec.frame_steps == [0, 1, 2, 3, 4]
+    assert torch.equal(rec.frames[2], x[:, :4])
+    assert rec.frames[3][0, 3, 10, 10] == 0 and rec.frames[3][0, 3, 0, 0] == 1
+
+
+def test_demo_writes_a_report_with_media_and_figures(tmp_path, disc_png):
+    nca = random_growing(hidden=16, scale=0.02)
+    target = load_target(disc_png, size=10, pad=3)
+    index = run_demo(nca, target, tmp_path, seed=0, name="test")
+    html = index.read_text()
+    for name in ("grow_damage_regrow.gif", "strip.png", "mse.png", "regen_mse"):
+        assert name in html
+    assert (tmp_path / "grow_damage_regrow.gif").stat().st_size > 0
+    figures = json.loads((tmp_path / "eval.json").read_text())
+    assert set(figures) >= {"mse_100", "mse_200", "persistence_max_mse", "regen_mse"}
