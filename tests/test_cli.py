@@ -87,3 +87,14 @@ def test_import_distill_growing_from_the_cli(runner, tmp_path):
     result = runner.invoke(main, ["import", "distill-growing", str(tmp_path / "missing.json"),
                                   "--out", str(tmp_path / "m")])
     assert result.exit_code != 0 and "does not exist" in result.output
+
+
+def test_bench_writes_the_json_keys(runner, tmp_path):
+    path = tmp_path / "bench.json"
+    result = runner.invoke(main, ["bench", "--size", "12", "12", "--batch", "1", "--steps", "2",
+                                  "--repeats", "1", "--json", str(path)])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(path.read_text())
+    for key in ("forward_cells_per_s", "reference_forward_cells_per_s", "train_iters_per_s",
+                "reference_train_iters_per_s"):
+        assert figures[key] > 0

@@ -282,6 +282,34 @@ def zoo_add(checkpoint: Path, name: str, description: str, metrics_json: Path, n
     click.echo(f"added {zoo_mod.add(checkpoint, name, description, metrics, notes)}")
 
 
+# ----------------------------------------------------------------------------- bench
+@main.command()
+@click.option("--size", nargs=2, type=int, default=(72, 72), show_default=True, help="Grid H W.")
+@click.option("--batch", default=8, show_default=True)
+@click.option("--steps", default=64, show_default=True, help="Steps per forward rollout.")
+@click.option("--repeats", default=3, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def bench(size: tuple[int, int], batch: int, steps: int, repeats: int, json_path: Path | None) -> None:
+    """Step throughput: the reference and the fast path, side by side."""
+    from dataclasses import asdict
+
+    from ncaforge.bench import measure, table
+    from ncaforge.io.atomic import write_json
+
+    rows = measure(tuple(size), batch, steps, repeats=repeats)
+    click.echo(table(rows, f"growing NCA {size[0]}x{size[1]}, batch {batch}, "
+                           f"{torch.get_num_threads()} threads"))
+    if json_path:
+        ref, fast = rows[0], rows[1]
+        write_json(json_path, {
+            "forward_cells_per_s": fast.forward_cells_per_s,
+            "reference_forward_cells_per_s": ref.forward_cells_per_s,
+            "train_iters_per_s": fast.train_iters_per_s,
+            "reference_train_iters_per_s": ref.train_iters_per_s,
+            "size": list(size), "batch": batch, "steps": steps, "rows": [asdict(r) for r in rows]})
+        click.echo(f"wrote {json_path}")
+
+
 # ----------------------------------------------------------------------------- demo
 @main.command()
 @click.option("--model", "model_spec", default="lizard", show_default=True)
