@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from conftest import random_growing
@@ -98,3 +99,21 @@ def test_bench_writes_the_json_keys(runner, tmp_path):
     for key in ("forward_cells_per_s", "reference_forward_cells_per_s", "train_iters_per_s",
                 "reference_train_iters_per_s"):
         assert figures[key] > 0
+
+
+def test_eval_against_the_models_own_pattern(runner, tmp_path, small_model):
+    identity = tmp_path / "identity"
+    ckpt.save(identity, random_growing(hidden=8, scale=0.0))  # keeps its seed cell forever
+    path = tmp_path / "self.json"
+    args = ["eval", "growing", "--target", "self", "--size", "16", "16", "--samples", "2",
+            "--persistence-steps", "500", "--json", str(path)]
+    result = runner.invoke(main, [*args, "--model", str(identity)])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(path.read_text())
+    assert figures["target"] == "self" and figures["mse_200"] == 0.0
+    with torch.no_grad():
+        dying = random_growing(hidden=8, scale=0.0)
+        dying.update.net[-1].bias[3] = -1.0  # alpha falls: the pattern vanishes
+    ckpt.save(tmp_path / "dying", dying)
+    result = runner.invoke(main, [*args, "--model", str(tmp_path / "dying")])
+    assert result.exit_code != 0 and "no visible cells" in result.output

@@ -192,28 +192,38 @@ def eval_() -> None:
 
 @eval_.command("growing")
 @click.option("--model", "model_spec", default="lizard", show_default=True)
-@click.option("--target", default=None, help="Target (default: the one the model was trained on).")
+@click.option("--target", default=None,
+              help="Target (default: the one the model was trained on); 'self': the model's own "
+                   "pattern after 1000 steps, for models whose target is not at hand.")
 @click.option("--target-size", type=int, default=None)
 @click.option("--pad", type=int, default=None)
+@click.option("--size", nargs=2, type=int, default=None, help="Grid H W for --target self.")
 @click.option("--samples", default=8, show_default=True, help="Independent runs to average over.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--persistence-steps", default=2000, show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the figures here.")
 def eval_growing(model_spec: str, target: str | None, target_size: int | None, pad: int | None,
-                 samples: int, seed: int, persistence_steps: int, json_path: Path | None) -> None:
+                 size: tuple[int, int] | None, samples: int, seed: int, persistence_steps: int,
+                 json_path: Path | None) -> None:
     """Growth (MSE at 100, 200), persistence (max MSE 200..2000), regeneration after a cut."""
-    from ncaforge.analysis.growing import evaluate
+    from ncaforge.analysis.growing import evaluate, own_pattern
     from ncaforge.io.atomic import write_json
 
     if persistence_steps < 500:
         _fail("--persistence-steps must be at least 500 (the regeneration test runs to step 500)")
     model = _load_model(model_spec, "growing")
-    tgt = _target_for(model, target, target_size, pad)
+    if target == "self":
+        tgt = own_pattern(model, *_grid(model, size))
+    else:
+        tgt = _target_for(model, target, target_size, pad)
     size = target_size or model.provenance.get("target_size", 40)
-    result = evaluate(model, tgt, samples=samples, seed=seed, persistence_steps=persistence_steps,
-                      target_size=size, progress=True)
-    result["model"] = model_spec
+    try:
+        result = evaluate(model, tgt, samples=samples, seed=seed,
+                          persistence_steps=persistence_steps, target_size=size, progress=True)
+    except ValueError as e:
+        _fail(str(e))
+    result["model"], result["target"] = model_spec, target or model.provenance.get("target", "lizard")
     for key in ("mse_100", "mse_200", "persistence_max_mse", "regen_mse"):
         click.echo(f"{key:>22}: {result[key]:.6f}")
     if json_path:

@@ -23,6 +23,20 @@ def damage_positions(target: torch.Tensor, count: int, generator: torch.Generato
 
 
 @torch.no_grad()
+def own_pattern(nca: NCA, height: int, width: int, steps: int = 1000, samples: int = 8,
+                seed: int = 123) -> torch.Tensor:
+    """The RGBA a model settles into: mean of ``samples`` runs from seeds after ``steps``.
+
+    A stand-in target for models whose training image is not at hand (e.g. imported
+    ones): errors against it measure how fast, how stably and how faithfully the model
+    returns to its own pattern.
+    """
+    g = torch.Generator().manual_seed(seed)
+    x = nca.rollout(nca.seed(samples, height, width), steps, g)
+    return x[:, nca.layout.rgba].mean(0)
+
+
+@torch.no_grad()
 def mse_curve(nca: NCA, target: torch.Tensor, steps: int, samples: int,
               generator: torch.Generator, x: torch.Tensor | None = None,
               progress: bool = False) -> torch.Tensor:
@@ -47,6 +61,8 @@ def evaluate(nca: NCA, target: torch.Tensor, samples: int = 8, seed: int = 0,
     step ``damage_at`` at each of ``positions`` places on the target; the MSE is read
     ``regrow_steps`` later and averaged over positions and samples.
     """
+    if not (target[3] > 0.1).any():
+        raise ValueError("the target has no visible cells (alpha > 0.1): nothing to grow or damage")
     target = target.to(next(nca.parameters()).device)
     g = torch.Generator().manual_seed(seed)
     _, h, w = target.shape
