@@ -271,7 +271,7 @@ def zoo_list() -> None:
     for e in entries:
         click.echo(f"{e['name']:<12} {e['family']:<10} {e['description']}")
         for k, v in e.get("metrics", {}).items():
-            click.echo(f"{'':<24}{k} = {v}")
+            click.echo(f"{'':<24}{k} = {v:.6g}")
 
 
 @zoo.command("add")
