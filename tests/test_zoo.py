@@ -33,3 +33,17 @@ def test_damaged_zoo_weights_are_refused(tmp_path, tmp_zoo):
     (tmp_zoo / "index.json").write_text(json.dumps(entries))
     with pytest.raises(ckpt.CheckpointError, match="sha256"):
         zoo.load("tiny")
+
+
+def test_bundled_lizard_loads_offline_and_grows_its_target():
+    import torch
+
+    from ncaforge.data.targets import load_target
+    from ncaforge.objectives.growing import rgba_mse
+
+    nca = zoo.load("lizard")
+    assert nca.provenance["command"].startswith("nca train growing")
+    target = load_target("lizard")
+    with torch.no_grad():
+        x = nca.rollout(nca.seed(2, 72, 72), 200, torch.Generator().manual_seed(0))
+    assert rgba_mse(x, target, nca.layout.rgba).max() < 5e-4  # the bar for mse_200
