@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from tqdm import tqdm
 
 from ncaforge.core.nca import NCA
 from ncaforge.interventions.damage import disc_mask
 from ncaforge.objectives.growing import rgba_mse
+from ncaforge.progress import bar
 
 
 @dataclass
@@ -60,7 +60,7 @@ def simulate(nca: NCA, x: torch.Tensor, steps: int, damage: list[Damage] | None 
             rec.mse.append(float(rgba_mse(state, target, rgba).mean()))
 
     observe(0, x)
-    for t in tqdm(range(1, steps + 1), desc="simulate", unit="step", disable=not progress, leave=False):
+    for t in bar(range(1, steps + 1), progress, desc="simulate", unit="step", leave=False):
         if t - 1 in by_step:
             x = by_step[t - 1].apply(x)
         x = nca.rollout(x, 1, generator)

@@ -7,11 +7,11 @@ on the same grid and padding the model was trained with.
 from __future__ import annotations
 
 import torch
-from tqdm import tqdm
 
 from ncaforge.core.nca import NCA
 from ncaforge.interventions.damage import disc_mask
 from ncaforge.objectives.growing import rgba_mse
+from ncaforge.progress import bar
 
 
 def damage_positions(target: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
@@ -44,7 +44,7 @@ def mse_curve(nca: NCA, target: torch.Tensor, steps: int, samples: int,
     _, h, w = target.shape
     x = nca.seed(samples, h, w) if x is None else x
     out = [rgba_mse(x, target, nca.layout.rgba).mean()]
-    for _ in tqdm(range(steps), desc="persistence", unit="step", disable=not progress, leave=False):
+    for _ in bar(range(steps), progress, desc="persistence", unit="step", leave=False):
         x = nca.rollout(x, 1, generator)
         out.append(rgba_mse(x, target, nca.layout.rgba).mean())
     return torch.stack(out)
@@ -78,7 +78,7 @@ def evaluate(nca: NCA, target: torch.Tensor, samples: int = 8, seed: int = 0,
     centres = damage_positions(target, positions, g)
     regen, damaged = [], []
     grown = nca.rollout(nca.seed(samples, h, w), damage_at, g)
-    for centre in tqdm(centres, desc="regeneration", unit="cut", disable=not progress, leave=False):
+    for centre in bar(centres, progress, desc="regeneration", unit="cut", leave=False):
         hole = disc_mask(h, w, centre.expand(samples, 2).to(target.device),
                          torch.full((samples,), radius, device=target.device))
         x = grown * ~hole

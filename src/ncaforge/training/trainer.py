@@ -20,11 +20,11 @@ from typing import Any, Protocol
 
 import torch
 from safetensors.torch import load_file, save_file
-from tqdm import tqdm
 
 from ncaforge.core.nca import NCA
 from ncaforge.io import checkpoint as ckpt
 from ncaforge.io.atomic import atomic_dir, recover_dir, write_text
+from ncaforge.progress import bar
 from ncaforge.render.plots import plot_loss
 from ncaforge.training.optim import normalize_gradients, piecewise_lr
 
@@ -137,8 +137,7 @@ class Trainer:
             raise TrainingError(f"{self.run_dir} already holds a run: pass --resume to continue it, "
                                 "or choose another --out")
         cfg = self.config
-        bar = tqdm(total=cfg.iterations, initial=self.iteration, disable=not progress,
-                   unit="it", dynamic_ncols=True)
+        progress_bar = bar(None, progress, total=cfg.iterations, initial=self.iteration, unit="it")
         try:
             while self.iteration < cfg.iterations:
                 start = time.perf_counter()
@@ -161,12 +160,12 @@ class Trainer:
                 self.elapsed += time.perf_counter() - start
                 self.records.append({"iteration": self.iteration, "loss": value, "lr": lr,
                                      "seconds": round(self.elapsed, 3)})
-                bar.update(1)
-                bar.set_postfix(loss=f"{value:.3g}", lr=f"{lr:.1e}")
+                progress_bar.update(1)
+                progress_bar.set_postfix(loss=f"{value:.3g}", lr=f"{lr:.1e}")
                 if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations:
                     self.save()
         finally:
-            bar.close()
+            progress_bar.close()
         return self.records
 
     def _saved_iteration(self) -> int | str:
