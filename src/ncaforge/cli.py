@@ -6,12 +6,16 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import click
 import torch
 
+from ncaforge.core.nca import NCA
 
-def _fail(message: str) -> None:
+
+def _fail(message: str) -> NoReturn:
+    """Stop with a one-line error (exit code 1) instead of a traceback."""
     raise click.ClickException(message)
 
 
@@ -101,7 +105,7 @@ def train_growing(target: str, target_size: int, pad: int, mode: str, iterations
 
 
 # ----------------------------------------------------------------------------- grow
-def _load_model(spec: str, family: str | None = None):
+def _load_model(spec: str, family: str | None = None) -> NCA:
     from ncaforge import zoo
     from ncaforge.io.checkpoint import CheckpointError
 
@@ -111,14 +115,15 @@ def _load_model(spec: str, family: str | None = None):
         _fail(str(e))
 
 
-def _grid(model, size: tuple[int, int] | None) -> tuple[int, int]:
+def _grid(model: NCA, size: tuple[int, int] | None) -> tuple[int, int]:
     if size:
         return size
     grid = model.provenance.get("grid")
     return (int(grid[0]), int(grid[1])) if grid else (72, 72)
 
 
-def _target_for(model, target: str | None, target_size: int | None, pad: int | None):
+def _target_for(model: NCA, target: str | None, target_size: int | None,
+                pad: int | None) -> torch.Tensor:
     """The target a model was trained on (from its provenance), or the one given."""
     from ncaforge.data.targets import TargetError, load_target
 
