@@ -27,7 +27,7 @@ test: lint
 	$(BIN)/python -m pytest
 
 bench: setup
-	$(BIN)/python benchmarks/step_throughput.py
+	$(BIN)/python benchmarks/step_throughput.py --memory
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

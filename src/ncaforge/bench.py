@@ -7,6 +7,8 @@ here to their mean, 80), a backward pass and an Adam step, as in Growing NCA.
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,3 +97,56 @@ def table(rows: list[Row], header: str) -> str:
                      f"{r.forward_cells_per_s / ref.forward_cells_per_s:>8.2f}"
                      f"{r.train_iters_per_s:>13.3f}{r.train_iters_per_s / ref.train_iters_per_s:>8.2f}")
     return "\n".join(lines)
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _peak_rss_bytes() -> int:
+    """This process's resident high-water mark (VmHWM; unlike ru_maxrss it resets on exec)."""
+    with open("/proc/self/status") as f:
+        line = next(x for x in f if x.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024
+
+
+def _peak_training_memory(size: tuple[int, int], batch: int, steps: int, checkpoint_every: int,
+                          queue: mp.Queue) -> None:
+    """In a fresh process: peak resident memory added by one training iteration, in bytes."""
+    torch.manual_seed(0)
+    nca = build_growing()
+    with torch.no_grad():
+        nca.update.net[-1].weight.normal_(0, 0.01)
+    x0 = grown_like_state(nca, batch, *size)
+    base = _rss_bytes()
+    y = nca.rollout(x0, steps, torch.Generator().manual_seed(0), checkpoint_every=checkpoint_every)
+    y[:, :4].pow(2).mean().backward()
+    peak = _peak_rss_bytes()
+    queue.put(max(peak - base, 0))
+
+
+def training_memory(size: tuple[int, int] = (72, 72), batch: int = 8, steps: int = 96,
+                    checkpoint_every: int = 0) -> int:
+    """Peak memory (bytes) of one training iteration, measured in a separate process.
+
+    The child runs with glibc's mmap threshold pinned at 64 KiB, so that freed tensors
+    go back to the system and its peak resident size follows live memory instead of
+    allocator high-water marks.
+    """
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    old = os.environ.get("MALLOC_MMAP_THRESHOLD_")
+    os.environ["MALLOC_MMAP_THRESHOLD_"] = "65536"
+    try:
+        proc = ctx.Process(target=_peak_training_memory,
+                           args=(size, batch, steps, checkpoint_every, queue))
+        proc.start()
+    finally:
+        if old is None:
+            del os.environ["MALLOC_MMAP_THRESHOLD_"]
+        else:
+            os.environ["MALLOC_MMAP_THRESHOLD_"] = old
+    result = queue.get()
+    proc.join()
+    return int(result)

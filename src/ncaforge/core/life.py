@@ -21,9 +21,11 @@ def alive_mask(x: torch.Tensor, alpha: int, threshold: float = 0.1,
 
 def fire_mask(shape: tuple[int, int, int], rate: float, device: torch.device | str = "cpu",
               generator: torch.Generator | None = None) -> torch.Tensor:
-    """A (B, 1, H, W) float mask: each cell fires independently with probability ``rate``."""
+    """A (B, 1, H, W) bool mask: each cell fires independently with probability ``rate``.
+
+    Bool, not float, because long checkpointed rollouts keep every step's mask.
+    """
     b, h, w = shape
     if rate >= 1.0:
-        return torch.ones(b, 1, h, w, device=device)
-    u = torch.rand(b, 1, h, w, device=device, generator=generator)
-    return (u <= rate).float()
+        return torch.ones(b, 1, h, w, dtype=torch.bool, device=device)
+    return torch.rand(b, 1, h, w, device=device, generator=generator) <= rate

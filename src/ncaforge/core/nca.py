@@ -59,7 +59,7 @@ class NCA(nn.Module):
         if fire is None:
             fire = self.fire(x, generator)
         pre = self.alive(x)
-        x = x + self.delta(x) * fire
+        x = x + self.delta(x) * fire.to(x.dtype)
         if pre is None:
             return x
         return x * (pre & self.alive(x))

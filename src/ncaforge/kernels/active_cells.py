@@ -63,11 +63,11 @@ class ActiveCellStepper:
         nca, (b, h, w, c) = self.nca, x.shape
         alpha, thr = nca.layout.alpha, nca.alive_threshold
         if alpha is None:
-            active, pre = fire > 0, None
+            active, pre = fire.bool(), None
         else:
             a = x[..., alpha]
             pre = _maxpool(a, 3, self.circular) > thr
-            active = (_maxpool(a, 5, self.circular) > thr) & (fire > 0)
+            active = (_maxpool(a, 5, self.circular) > thr) & fire.bool()
         idx = active.reshape(-1).nonzero().squeeze(1)
         bi, rest = idx // (h * w), idx % (h * w)
         row, col = rest // w, rest % w
@@ -78,7 +78,7 @@ class ActiveCellStepper:
                                device=x.device)
         neigh = xp.index_select(0, (centre[:, None] + offsets).reshape(-1)).view(-1, 9, c)
         feats = torch.einsum("noc,of->ncf", neigh, self.bank).reshape(-1, c * self.bank.shape[1])
-        delta = self._mlp(feats) * fire.reshape(-1)[idx, None]
+        delta = self._mlp(feats)  # every active cell fires
         x = x + torch.zeros(b * h * w, c, dtype=x.dtype, device=x.device).index_add(
             0, idx, delta).view(b, h, w, c)
         return self._mask(x, pre)
