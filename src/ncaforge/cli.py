@@ -31,7 +31,10 @@ def main() -> None:
 # ----------------------------------------------------------------------------- train
 @main.group()
 def train() -> None:
-    """Train a model; writes checkpoints, metrics.jsonl and loss.png to --out."""
+    """Train a model (checkpoints, metrics, --resume).
+
+    Every run writes checkpoint/, metrics.jsonl and loss.png to --out.
+    """
 
 
 @train.command("growing")
@@ -155,7 +158,10 @@ def _target_for(model: NCA, target: str | None, target_size: int | None,
 def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, seed: int,
          damage_at: tuple[int, ...], damage_centre: tuple[float, float], damage_radius: float,
          save_steps: tuple[int, ...], fps: int, scale: int, out: Path) -> None:
-    """Grow a pattern from a seed; write grow.gif/.mp4, strip.png and states.npz."""
+    """Grow a pattern from a seed, optionally cut it.
+
+    Writes grow.gif (and grow.mp4 with an encoder), strip.png and states.npz.
+    """
     import imageio.v3 as iio
     import numpy as np
 
@@ -192,7 +198,7 @@ def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, 
 # ----------------------------------------------------------------------------- eval
 @main.group("eval")
 def eval_() -> None:
-    """Measure a trained model; every eval takes --json PATH and --seed S."""
+    """Measure a trained model (--json, --seed)."""
 
 
 @eval_.command("growing")
@@ -332,7 +338,11 @@ def bench(size: tuple[int, int], batch: int, steps: int, repeats: int, json_path
               show_default=True)
 @click.option("--seed", default=0, show_default=True)
 def demo(model_spec: str, out: Path, seed: int) -> None:
-    """Grow the zoo lizard, damage it, watch it regrow; writes out/demo/index.html."""
+    """Grow, cut and regrow the lizard: a report.
+
+    Writes out/demo/index.html with the animation, the error curve and the
+    evaluation figures.
+    """
     from ncaforge.demo import run_demo
 
     model = _load_model(model_spec, "growing")
