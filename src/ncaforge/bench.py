@@ -27,6 +27,15 @@ class Row:
     train_iters_per_s: float
 
 
+def workload_model() -> NCA:
+    """A growing model with a small random last layer: a rule that does something."""
+    torch.manual_seed(0)
+    nca = build_growing()
+    with torch.no_grad():
+        nca.update.net[-1].weight.normal_(0, 0.01)
+    return nca
+
+
 def grown_like_state(nca: NCA, batch: int, h: int, w: int) -> torch.Tensor:
     """The lizard's RGBA with random hidden channels, centred: a grown-size workload."""
     target = load_target("lizard")
@@ -54,10 +63,7 @@ def measure(size: tuple[int, int] = (72, 72), batch: int = 8, steps: int = 64,
             train_steps: int = 80, repeats: int = 3, compile_step: bool = False) -> list[Row]:
     """Time every step implementation of the growing NCA on the same workload."""
     h, w = size
-    torch.manual_seed(0)
-    nca = build_growing()
-    with torch.no_grad():
-        nca.update.net[-1].weight.normal_(0, 0.01)  # a rule that does something
+    nca = workload_model()
     x0 = grown_like_state(nca, batch, h, w)
     opt = torch.optim.Adam(nca.parameters(), lr=1e-6)
 
@@ -114,10 +120,7 @@ def _peak_rss_bytes() -> int:
 def _peak_training_memory(size: tuple[int, int], batch: int, steps: int, checkpoint_every: int,
                           queue: mp.Queue) -> None:
     """In a fresh process: peak resident memory added by one training iteration, in bytes."""
-    torch.manual_seed(0)
-    nca = build_growing()
-    with torch.no_grad():
-        nca.update.net[-1].weight.normal_(0, 0.01)
+    nca = workload_model()
     x0 = grown_like_state(nca, batch, *size)
     base = _rss_bytes()
     y = nca.rollout(x0, steps, torch.Generator().manual_seed(0), checkpoint_every=checkpoint_every)

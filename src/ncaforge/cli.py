@@ -90,9 +90,8 @@ def train_growing(target: str, target_size: int, pad: int, mode: str, iterations
         _fail(str(e))
     config = TrainConfig(iterations=iterations, lr=lr, lr_drops=tuple(lr_drops),
                          checkpoint_every=checkpoint_every, seed=seed,
-                         extra={"target": target, "target_size": target_size, "pad": pad,
-                                "mode": mode, "batch": batch, "pool": pool_size, "damage_count": damage_count,
-                                "steps": list(steps)})
+                         extra={"batch": batch, "pool": pool_size, "damage_count": damage_count,
+                                "steps": list(steps)})  # target and mode: in provenance
     provenance = {"command": "nca " + shlex.join(sys.argv[1:]), "seed": seed,
                   "target": target, "target_size": target_size, "pad": pad, "mode": mode,
                   "grid": list(tgt.shape[1:])}

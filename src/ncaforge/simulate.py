@@ -47,7 +47,6 @@ def simulate(nca: NCA, x: torch.Tensor, steps: int, damage: list[Damage] | None 
              target: torch.Tensor | None = None, generator: torch.Generator | None = None,
              progress: bool = False) -> Record:
     """Run ``steps`` steps from ``x``; damage is applied before the step it names."""
-    by_step = {d.step: d for d in damage or []}
     keep = set(extra_frames or [])
     rec = Record()
     rgba = nca.layout.rgba
@@ -61,8 +60,9 @@ def simulate(nca: NCA, x: torch.Tensor, steps: int, damage: list[Damage] | None 
 
     observe(0, x)
     for t in bar(range(1, steps + 1), progress, desc="simulate", unit="step", leave=False):
-        if t - 1 in by_step:
-            x = by_step[t - 1].apply(x)
+        for cut in damage or []:
+            if cut.step == t - 1:
+                x = cut.apply(x)
         x = nca.rollout(x, 1, generator)
         observe(t, x)
     rec.final = x.cpu()

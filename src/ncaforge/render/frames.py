@@ -5,18 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ncaforge.core.layout import Layout
-
 
 def rgba_to_rgb(rgba: torch.Tensor) -> torch.Tensor:
     """(B, 4, H, W) premultiplied RGBA -> (B, 3, H, W) in [0, 1], over white."""
     alpha = rgba[:, 3:4].clamp(0.0, 1.0)
     return (1.0 - alpha + rgba[:, :3]).clamp(0.0, 1.0)
-
-
-def to_rgb(x: torch.Tensor, layout: Layout) -> torch.Tensor:
-    """(B, C, H, W) state -> (B, 3, H, W) in [0, 1], over white."""
-    return rgba_to_rgb(x[:, layout.rgba])
 
 
 def batch_image(rgba: torch.Tensor, scale: int = 3) -> np.ndarray:
