@@ -70,13 +70,39 @@ def test_checkpointed_rollout_gives_the_same_result_and_gradients():
     nca = random_growing(scale=0.1)
     x = _state()
     outs = []
-    for every in (0, 4):
+    for every in (0, 4, 3):  # 3: ten steps > 3*3 nest blocks of 3 in segments of 9
         nca.zero_grad()
         y = nca.rollout(x, 10, torch.Generator().manual_seed(5), checkpoint_every=every)
         y.pow(2).mean().backward()
         outs.append((y.detach(), nca.update.net[0].weight.grad.clone()))
-    assert torch.allclose(outs[0][0], outs[1][0], atol=1e-6)
-    assert torch.allclose(outs[0][1], outs[1][1], rtol=1e-5, atol=1e-7)
+    for y, grad in outs[1:]:
+        assert torch.allclose(outs[0][0], y, atol=1e-6)
+        assert torch.allclose(outs[0][1], grad, rtol=1e-5, atol=1e-7)
+
+
+def test_split_rollouts_continue_the_same_random_stream():
+    nca = random_growing(scale=0.1)
+    x = _state()
+    g = torch.Generator().manual_seed(2)
+    once = nca.rollout(x, 6, torch.Generator().manual_seed(2))
+    twice = nca.rollout(nca.rollout(x, 4, g), 2, g)
+    assert torch.allclose(once, twice, atol=1e-6)
+
+
+def test_learned_perception_models_take_the_active_path_with_the_same_result():
+    from ncaforge.bench import classifier_workload
+
+    w = classifier_workload((9, 11), batch=2)
+    assert w.model.resolve_impl("auto", "cpu") == "active"
+    results = []
+    for impl in ("reference", "active"):
+        w.model.zero_grad()
+        y = w.model.rollout(w.state, 4, torch.Generator().manual_seed(1), impl=impl)
+        y.pow(2).mean().backward()
+        results.append((y.detach(), [p.grad.clone() for p in w.model.parameters()]))
+    assert torch.allclose(results[0][0], results[1][0], atol=1e-5)
+    for a, b in zip(results[0][1], results[1][1], strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
 def test_trajectory_holds_every_state():

@@ -1,21 +1,28 @@
-"""Throughput of the NCA step, reference against fast paths, measured in one process.
+"""Throughput of the NCA step, the reference against every fast path, measured in one process.
 
 Forward speed is cell updates per second (B*H*W*steps / s); training speed is
-iterations per second, one iteration being a rollout of U[64, 96) steps (fixed
-here to their mean, 80), a backward pass and an Adam step, as in Growing NCA.
+iterations per second, one iteration being a rollout (for the growing NCA the mean
+of U[64, 96), 80 steps), a backward pass and an Adam step. Every row of a table is
+timed on the same model and state in the same process.
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
+from ncaforge.core.layout import Layout
 from ncaforge.core.nca import NCA
+from ncaforge.core.perception import LearnedPerception
+from ncaforge.core.update import UpdateMLP
 from ncaforge.data.targets import load_target
 from ncaforge.models.growing import build_growing
 
@@ -25,6 +32,16 @@ class Row:
     path: str
     forward_cells_per_s: float
     train_iters_per_s: float
+
+
+@dataclass
+class Workload:
+    """A model and a state to time it on; ``train_steps`` is the rollout of one training iteration."""
+
+    name: str
+    model: NCA
+    state: torch.Tensor
+    train_steps: int
 
 
 def workload_model() -> NCA:
@@ -37,17 +54,41 @@ def workload_model() -> NCA:
 
 
 def grown_like_state(nca: NCA, batch: int, h: int, w: int) -> torch.Tensor:
-    """The lizard's RGBA with random hidden channels, centred: a grown-size workload."""
-    target = load_target("lizard")
+    """The lizard's RGBA with random hidden channels, centred: a grown-size workload.
+
+    The lizard covers the grid as it does in training (40 cells of 72), whatever the size.
+    """
+    target = load_target("lizard", size=max(1, round(min(h, w) * 40 / 72)), pad=0)
     x = torch.zeros(batch, nca.layout.channels, h, w)
-    th, tw = min(target.shape[1], h), min(target.shape[2], w)
-    cy, cx = (target.shape[1] - th) // 2, (target.shape[2] - tw) // 2
-    target = target[:, cy:cy + th, cx:cx + tw]  # centre crop on grids smaller than 72x72
+    th, tw = target.shape[1:]
     oy, ox = (h - th) // 2, (w - tw) // 2
     x[:, :4, oy:oy + th, ox:ox + tw] = target
     alive = (target[3] > 0.1).float()
     x[:, 4:, oy:oy + th, ox:ox + tw] = torch.rand(batch, nca.layout.channels - 4, th, tw) * alive
     return x
+
+
+def growing_workload(size: tuple[int, int] = (72, 72), batch: int = 8) -> Workload:
+    """The growing lizard: 16 channels, Sobel perception, 128 hidden, lizard-sized pattern."""
+    nca = workload_model()
+    return Workload(f"growing NCA {size[0]}x{size[1]}, batch {batch}", nca,
+                    grown_like_state(nca, batch, *size), 80)
+
+
+def classifier_workload(size: tuple[int, int] = (28, 28), batch: int = 16) -> Workload:
+    """A stand-in of the MNIST classifier's shape: 20 channels, learned 3x3 perception to 80, hidden 80.
+
+    Every cell updates here (no alive mask), an upper bound on the digit-masked model;
+    a training iteration is 20 steps, as in self-classifying MNIST.
+    """
+    torch.manual_seed(0)
+    channels, features = 20, 80
+    update = UpdateMLP(features, channels, (80,))
+    with torch.no_grad():
+        update.net[-1].weight.normal_(0, 0.01)
+    nca = NCA(Layout(channels, rgb=None, alpha=None), LearnedPerception(channels, features), update)
+    state = torch.rand(batch, channels, *size)
+    return Workload(f"MNIST-classifier-shaped NCA {size[0]}x{size[1]}, batch {batch}", nca, state, 20)
 
 
 def timed(fn: Callable[[], None], repeats: int) -> float:
@@ -59,47 +100,82 @@ def timed(fn: Callable[[], None], repeats: int) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def measure(size: tuple[int, int] = (72, 72), batch: int = 8, steps: int = 64,
-            train_steps: int = 80, repeats: int = 3, compile_step: bool = False) -> list[Row]:
-    """Time every step implementation of the growing NCA on the same workload."""
-    h, w = size
-    nca = workload_model()
-    x0 = grown_like_state(nca, batch, h, w)
+def paths(nca: NCA, device: torch.device) -> list[str]:
+    """The step implementations worth timing for this model on this device, reference first."""
+    from ncaforge.kernels import active_cells, triton_step
+
+    out = ["reference"]
+    if active_cells.supports(nca):
+        out.append("active")
+    if device.type == "cuda" and triton_step.available() and triton_step.supports(nca):
+        out.append("triton")
+    return out
+
+
+def measure(workload: Workload, steps: int = 64, repeats: int = 3,
+            compile_step: bool = False) -> list[Row]:
+    """Time every step implementation on the same workload; the first row is the reference."""
+    nca, x0 = workload.model, workload.state
     opt = torch.optim.Adam(nca.parameters(), lr=1e-6)
+
+    def sync() -> None:
+        if x0.device.type == "cuda":
+            torch.cuda.synchronize()
 
     def forward(impl: str) -> Callable[[], None]:
         def run() -> None:
             with torch.no_grad():
-                nca.rollout(x0, steps, torch.Generator().manual_seed(0), impl=impl)
+                nca.rollout(x0, steps, torch.Generator(x0.device).manual_seed(0), impl=impl)
+            sync()
         return run
 
     def train(impl: str) -> Callable[[], None]:
         def run() -> None:
             opt.zero_grad()
-            y = nca.rollout(x0, train_steps, torch.Generator().manual_seed(0), impl=impl)
-            y[:, :4].pow(2).mean().backward()
+            y = nca.rollout(x0, workload.train_steps, torch.Generator(x0.device).manual_seed(0), impl=impl)
+            y.pow(2).mean().backward()
             opt.step()
+            sync()
         return run
 
-    cells = batch * h * w * steps
-    rows = []
-    for impl in ("reference", "active"):
-        rows.append(Row(impl, cells / timed(forward(impl), repeats), 1 / timed(train(impl), repeats)))
+    cells = x0.shape[0] * x0.shape[2] * x0.shape[3] * steps
+    rows = [Row(impl, cells / timed(forward(impl), repeats), 1 / timed(train(impl), repeats))
+            for impl in paths(nca, x0.device)]
     if compile_step:
         plain = nca.step
         nca.step = torch.compile(plain)
-        rows.append(Row("reference+compile", cells / timed(forward("reference"), repeats),
-                        1 / timed(train("reference"), repeats)))
-        nca.step = plain
+        try:
+            rows.append(Row("reference+compile", cells / timed(forward("reference"), repeats),
+                            1 / timed(train("reference"), repeats)))
+        finally:
+            nca.step = plain
     return rows
+
+
+def default_row(rows: list[Row], nca: NCA, device: torch.device) -> Row:
+    """The row of the implementation ``rollout(impl="auto")`` picks."""
+    chosen = nca.resolve_impl("auto", device)
+    return next(r for r in rows if r.path == chosen)
+
+
+def cax_peer(python: str | Path, size: tuple[int, int], batch: int, steps: int) -> Row | None:
+    """The CAX row, from ``benchmarks/cax_peer.py`` run by another environment's Python."""
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "cax_peer.py"
+    if not Path(python).exists() or not script.exists():
+        return None
+    out = subprocess.run([str(python), str(script), "--size", str(size[0]), str(size[1]),
+                          "--batch", str(batch), "--steps", str(steps)],
+                         capture_output=True, text=True, check=True)
+    d = json.loads(out.stdout.strip().splitlines()[-1])
+    return Row(d["path"], d["forward_cells_per_s"], d["train_iters_per_s"])
 
 
 def table(rows: list[Row], header: str) -> str:
     """Rows side by side with their ratio to the first (the reference)."""
     ref = rows[0]
-    lines = [header, f"{'path':<20}{'forward cells/s':>18}{'x ref':>8}{'train it/s':>13}{'x ref':>8}"]
+    lines = [header, f"{'path':<28}{'forward cells/s':>18}{'x ref':>8}{'train it/s':>13}{'x ref':>8}"]
     for r in rows:
-        lines.append(f"{r.path:<20}{r.forward_cells_per_s:>18,.0f}"
+        lines.append(f"{r.path:<28}{r.forward_cells_per_s:>18,.0f}"
                      f"{r.forward_cells_per_s / ref.forward_cells_per_s:>8.2f}"
                      f"{r.train_iters_per_s:>13.3f}{r.train_iters_per_s / ref.train_iters_per_s:>8.2f}")
     return "\n".join(lines)
@@ -131,7 +207,7 @@ def _peak_training_memory(size: tuple[int, int], batch: int, steps: int, checkpo
 
 def training_memory(size: tuple[int, int] = (72, 72), batch: int = 8, steps: int = 96,
                     checkpoint_every: int = 0) -> int:
-    """Peak memory (bytes) of one training iteration, measured in a separate process.
+    """Peak memory (bytes) of one training iteration of the growing NCA, in a separate process.
 
     The child runs with glibc's mmap threshold pinned at 64 KiB, so that freed tensors
     go back to the system and its peak resident size follows live memory instead of

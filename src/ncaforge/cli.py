@@ -304,29 +304,62 @@ def zoo_add(checkpoint: Path, name: str, description: str, metrics_json: Path, n
 
 # ----------------------------------------------------------------------------- bench
 @main.command()
-@click.option("--size", nargs=2, type=int, default=(72, 72), show_default=True, help="Grid H W.")
-@click.option("--batch", default=8, show_default=True)
+@click.option("--workload", type=click.Choice(["growing", "classifier"]), default="growing",
+              show_default=True, help="The growing lizard, or an MNIST-classifier-shaped NCA.")
+@click.option("--size", nargs=2, type=int, default=None, help="Grid H W [72 72; classifier 28 28].")
+@click.option("--batch", type=int, default=None, help="Batch size [8; classifier 16].")
 @click.option("--steps", default=64, show_default=True, help="Steps per forward rollout.")
 @click.option("--repeats", default=3, show_default=True)
+@click.option("--compile", "compile_step", is_flag=True, help="Also time torch.compile of the step.")
+@click.option("--memory", is_flag=True, help="Also measure training memory at 96 vs 384 steps.")
+@click.option("--grad-checkpoint", default=8, show_default=True,
+              help="Block size for the --memory figures (0: no checkpointing).")
+@click.option("--cax-python", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path(".venv-bench/bin/python"), show_default=True,
+              help="Python of an environment with CAX, for the peer row (skipped if absent).")
+@click.option("--device", default="cuda" if torch.cuda.is_available() else "cpu", show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
-def bench(size: tuple[int, int], batch: int, steps: int, repeats: int, json_path: Path | None) -> None:
-    """Step throughput: the reference and the fast path, side by side."""
+def bench(workload: str, size: tuple[int, int] | None, batch: int | None, steps: int, repeats: int,
+          compile_step: bool, memory: bool, grad_checkpoint: int, cax_python: Path, device: str,
+          json_path: Path | None) -> None:
+    """Step throughput: the reference and every fast path, side by side."""
     from dataclasses import asdict
 
-    from ncaforge.bench import measure, table
+    from ncaforge import bench as b
     from ncaforge.io.atomic import write_json
 
-    rows = measure(tuple(size), batch, steps, repeats=repeats)
-    click.echo(table(rows, f"growing NCA {size[0]}x{size[1]}, batch {batch}, "
-                           f"{torch.get_num_threads()} threads"))
+    if workload == "growing":
+        w = b.growing_workload(tuple(size or (72, 72)), batch or 8)
+    else:
+        w = b.classifier_workload(tuple(size or (28, 28)), batch or 16)
+    w.model.to(device)
+    w.state = w.state.to(device)
+    rows = b.measure(w, steps, repeats=repeats, compile_step=compile_step)
+    chosen = b.default_row(rows, w.model, w.state.device)
+    peer = None
+    if workload == "growing" and w.state.device.type == "cpu":
+        peer = b.cax_peer(cax_python, tuple(w.state.shape[2:]), w.state.shape[0], steps)
+    click.echo(b.table(rows + ([peer] if peer else []),
+                       f"{w.name}, forward {steps} steps, training {w.train_steps} steps, "
+                       f"{torch.get_num_threads()} threads, {device}; default path: {chosen.path}"))
+    figures = {
+        "forward_cells_per_s": chosen.forward_cells_per_s,
+        "reference_forward_cells_per_s": rows[0].forward_cells_per_s,
+        "train_iters_per_s": chosen.train_iters_per_s,
+        "reference_train_iters_per_s": rows[0].train_iters_per_s,
+        "default_path": chosen.path, "workload": w.name, "size": list(w.state.shape[2:]),
+        "batch": w.state.shape[0], "steps": steps, "train_steps": w.train_steps,
+        "rows": [asdict(r) for r in rows], "peer": asdict(peer) if peer else None}
+    if memory:
+        size_hw = tuple(w.state.shape[2:])
+        short, long = (b.training_memory(size_hw, w.state.shape[0], n, grad_checkpoint) for n in (96, 384))
+        click.echo(f"training memory, growing NCA, blocks of {grad_checkpoint}: "
+                   f"96 steps {short / 2**20:.0f} MiB, "
+                   f"384 steps {long / 2**20:.0f} MiB ({long / short:.2f}x)")
+        figures["memory"] = {"grad_checkpoint": grad_checkpoint, "steps_96_bytes": short,
+                             "steps_384_bytes": long, "ratio": long / short}
     if json_path:
-        ref, fast = rows[0], rows[1]
-        write_json(json_path, {
-            "forward_cells_per_s": fast.forward_cells_per_s,
-            "reference_forward_cells_per_s": ref.forward_cells_per_s,
-            "train_iters_per_s": fast.train_iters_per_s,
-            "reference_train_iters_per_s": ref.train_iters_per_s,
-            "size": list(size), "batch": batch, "steps": steps, "rows": [asdict(r) for r in rows]})
+        write_json(json_path, figures)
         click.echo(f"wrote {json_path}")
 
 

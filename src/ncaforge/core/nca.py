@@ -12,7 +12,7 @@ from ncaforge.core.layout import Layout
 from ncaforge.core.life import alive_mask, fire_mask
 from ncaforge.core.seeds import single_seed
 
-IMPLEMENTATIONS = ("auto", "reference", "active")
+IMPLEMENTATIONS = ("auto", "reference", "active", "triton")
 
 
 class NCA(nn.Module):
@@ -64,16 +64,32 @@ class NCA(nn.Module):
             return x
         return x * (pre & self.alive(x))
 
-    def _stepper(self, impl: str) -> tuple[Callable, Callable, Callable]:
-        """(to_internal, step(x, fire), to_bchw) for the chosen implementation."""
+    def resolve_impl(self, impl: str, device: torch.device | str) -> str:
+        """The step implementation ``impl`` means for this model on ``device`` ("auto" picks one)."""
         if impl not in IMPLEMENTATIONS:
             raise ValueError(f"impl must be one of {IMPLEMENTATIONS}, got {impl!r}")
-        from ncaforge.kernels import active_cells
+        if impl != "auto":
+            return impl
+        from ncaforge.kernels import active_cells, triton_step
 
-        if impl == "active" or (impl == "auto" and active_cells.supports(self)):
-            fast = active_cells.ActiveCellStepper(self)
+        if torch.device(device).type == "cuda":
+            return "triton" if triton_step.available() and triton_step.supports(self) else "reference"
+        return "active" if active_cells.supports(self) else "reference"
+
+    def _stepper(self, impl: str, device: torch.device) -> tuple[Callable, Callable, Callable]:
+        """(to_internal, step(x, fire), to_bchw) for the chosen implementation."""
+        impl = self.resolve_impl(impl, device)
+        if impl == "active":
+            from ncaforge.kernels.active_cells import ActiveCellStepper
+
+            fast = ActiveCellStepper(self)
             return (lambda x: x.permute(0, 2, 3, 1), lambda x, f: fast.step(x, f[:, 0]),
                     lambda x: x.permute(0, 3, 1, 2))
+        if impl == "triton":
+            from ncaforge.kernels.triton_step import TritonStepper
+
+            fused = TritonStepper(self)
+            return (lambda x: x), (lambda x, f: fused.step(x, f[:, 0])), (lambda x: x)
         return (lambda x: x), self.step, (lambda x: x)
 
     def rollout(self, x: torch.Tensor, steps: int, generator: torch.Generator | None = None,
@@ -84,33 +100,49 @@ class NCA(nn.Module):
         With ``trajectory`` also returns every state (steps + 1, B, C, H, W), the
         first being ``x``. With ``checkpoint_every = k > 0`` and gradients on, the
         rollout is split into blocks of k steps whose activations are recomputed in
-        the backward pass, so memory does not grow with the number of steps. Fire
-        masks are drawn from ``generator`` in the same order by every
-        implementation, so all of them compute the same rollout.
+        the backward pass; rollouts longer than k*k steps nest blocks in segments of
+        k*k steps, so memory stays nearly flat in the number of steps. Fire masks are
+        drawn from ``generator`` (or, without one, from a generator seeded by torch's
+        global RNG) in the same order by every implementation and every blocking, so
+        all of them compute the same rollout, and calling ``rollout`` twice equals one
+        call of the summed length.
         """
-        to_internal, step, to_bchw = self._stepper(impl)
+        to_internal, step, to_bchw = self._stepper(impl, x.device)
+        if generator is None:
+            seed = int(torch.randint(0, 2**62, ()).item())
+            generator = torch.Generator(device=x.device).manual_seed(seed)
+        k = checkpoint_every if torch.is_grad_enabled() else 0
+        sizes = [] if not k else [k * k, k] if steps > k * k else [k]
+        grid = (x.shape[0], x.shape[2], x.shape[3])
 
-        def block(z: torch.Tensor, fires: torch.Tensor) -> torch.Tensor:
-            for fire in fires:
-                z = step(z, fire)
-            return z
+        def run(z: torch.Tensor, state: torch.Tensor, n: int, sizes: list[int]
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+            """n steps from z with fires drawn from a generator at ``state``; returns (z, end state)."""
+            g = torch.Generator(device=x.device)
+            g.set_state(state)
+            if not sizes:
+                for _ in range(n):
+                    z = step(z, fire_mask(grid, self.fire_rate, x.device, g))
+                return z, g.get_state()
+            done = 0
+            while done < n:
+                m = min(sizes[0], n - done)
+                z, state = checkpoint(run, z, g.get_state(), m, sizes[1:], use_reentrant=False)
+                g.set_state(state)
+                done += m
+            return z, g.get_state()
 
-        states = [x] if trajectory else None
-        z, done = to_internal(x), 0
-        while done < steps:
-            n = 1 if trajectory else min(checkpoint_every or steps, steps - done)
-            fires = torch.stack([self.fire(x, generator) for _ in range(n)])
-            if checkpoint_every and torch.is_grad_enabled():
-                z = checkpoint(block, z, fires, use_reentrant=False)
-            else:
-                z = block(z, fires)
-            done += n
-            if states is not None:
-                states.append(to_bchw(z))
-        x = to_bchw(z)
-        if states is not None:
-            return x, torch.stack(states)
-        return x
+        z, state = to_internal(x), generator.get_state()
+        if not trajectory:
+            z, state = run(z, state, steps, sizes)
+            generator.set_state(state)
+            return to_bchw(z)
+        states = [x]
+        for _ in range(steps):
+            z, state = run(z, state, 1, sizes[-1:])
+            states.append(to_bchw(z))
+        generator.set_state(state)
+        return states[-1], torch.stack(states)
 
     def seed(self, batch: int, height: int, width: int) -> torch.Tensor:
         """The standard seed state of this model's layout on this model's device."""

@@ -66,6 +66,17 @@ class FixedPerception(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(pad(x, self.padding), self.kernel, groups=self.channels)
 
+    def fold(self, weight: torch.Tensor) -> torch.Tensor:
+        """A linear layer after this perception, as one map of the raw neighbourhood.
+
+        ``weight`` is (out, C*F) in this module's feature order; returns (9, C, out):
+        neighbour o (raster order) times channel c to output, so that fast paths can
+        skip the feature map and multiply the 3x3 neighbourhood directly.
+        """
+        bank = filter_bank(self.filters, self.angle).to(weight).reshape(len(self.filters), 9)
+        w = weight.reshape(weight.shape[0], self.channels, len(self.filters))  # (out, C, F)
+        return torch.einsum("fo,hcf->och", bank, w)
+
 
 class LearnedPerception(nn.Module):
     """A trained 3x3 convolution from all channels to ``out_features`` features, then ReLU."""
