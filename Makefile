@@ -6,7 +6,9 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+BENCH  := .venv-bench
+
+.PHONY: setup demo test lint bench bench-env clean
 
 setup: $(STAMP)
 
@@ -14,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[dev,video]"
+	$(BIN)/python -m pip install -q -e ".[dev,video,gpu]"
 	touch $(STAMP)
 
 demo: setup
@@ -26,8 +28,17 @@ lint: setup
 test: lint
 	$(BIN)/python -m pytest
 
-bench: setup
-	$(BIN)/python benchmarks/step_throughput.py --memory
+# CAX (JAX) for the peer row, in its own environment: never a dependency of ncaforge.
+bench-env: $(BENCH)/.installed
+
+$(BENCH)/.installed:
+	test -x $(BENCH)/bin/python || $(PYTHON) -m venv $(BENCH)
+	$(BENCH)/bin/python -m pip install -q --upgrade pip
+	$(BENCH)/bin/python -m pip install -q "cax==0.3.3" "jax[cpu]"
+	touch $(BENCH)/.installed
+
+bench: setup bench-env
+	$(BIN)/python benchmarks/step_throughput.py --compile --memory --cax-python $(BENCH)/bin/python
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH) out .pytest_cache .ruff_cache

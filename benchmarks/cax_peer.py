@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from importlib.metadata import version
 
 import jax
 import jax.numpy as jnp
@@ -34,11 +35,11 @@ class GrowingNCA(ComplexSystem):
         sobel = jnp.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 8
         ident = jnp.zeros((3, 3)).at[1, 1].set(1.0)
         bank = jnp.stack([ident, sobel, sobel.T], axis=-1)  # (3, 3, 3)
-        self.perceive.conv.kernel.value = jnp.tile(bank, (1, 1, CHANNELS))[:, :, None, :]
+        self.perceive.conv.kernel[...] = jnp.tile(bank, (1, 1, CHANNELS))[:, :, None, :]
         self.update = NCAUpdate(CHANNELS, 3 * CHANNELS, (HIDDEN,), cell_dropout_rate=0.5,
                                 zeros_init=True, rngs=rngs)
         last = self.update.layers[-1]
-        last.kernel.value = 0.01 * jax.random.normal(jax.random.key(1), last.kernel.value.shape)
+        last.kernel[...] = 0.01 * jax.random.normal(jax.random.key(1), last.kernel.shape)
 
     def _step(self, state, input=None, *, sow=False):
         return self.update(state, self.perceive(state), input)
@@ -90,7 +91,7 @@ def main() -> None:
 
     fwd = timed(forward, args.repeats)
     train = timed(nnx.cached_partial(train_step, model, optimizer), args.train_repeats)
-    print(json.dumps({"path": f"CAX {__import__('cax').__version__} (JAX {jax.__version__})",
+    print(json.dumps({"path": f"CAX {version('cax')} (JAX {jax.__version__})",
                       "forward_cells_per_s": b * h * w * args.steps / fwd,
                       "train_iters_per_s": 1 / train}))
 

@@ -64,15 +64,20 @@ def train() -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Run directory.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--device", default=None, help="cpu or cuda [cuda when available].")
 def train_growing(target: str, target_size: int, pad: int, mode: str, iterations: int, batch: int,
                   pool_size: int, steps: tuple[int, int], damage_count: int, lr: float,
                   lr_drops: tuple[int, ...], hidden: int, channels: int, seed: int,
                   checkpoint_every: int, grad_checkpoint: int, threads: int, out: Path,
-                  resume: bool) -> None:
-    """Grow a target from one seed cell (Growing NCA, three modes)."""
+                  resume: bool, device: str | None) -> None:
+    """Grow a target from one seed cell (Growing NCA, three modes).
+
+    Under torchrun, --batch and --pool are global: each process trains on its share.
+    """
     from ncaforge.data.targets import TargetError, load_target
     from ncaforge.models.growing import GrowingConfig, build_growing
     from ncaforge.objectives.growing import GrowingObjective
+    from ncaforge.training import distributed
     from ncaforge.training.trainer import TrainConfig, Trainer, TrainingError
 
     if threads:
@@ -81,29 +86,38 @@ def train_growing(target: str, target_size: int, pad: int, mode: str, iterations
         tgt = load_target(target, target_size, pad)
     except TargetError as e:
         _fail(str(e))
+    group = distributed.setup(device)
     torch.manual_seed(seed)
-    model = build_growing(GrowingConfig(channels=channels, hidden=hidden))
+    model = build_growing(GrowingConfig(channels=channels, hidden=hidden)).to(group.device)
     try:
-        objective = GrowingObjective(model, tgt, mode, pool_size, batch, tuple(steps), damage_count,
-                                     checkpoint_every=grad_checkpoint)
+        local_batch = group.shard(batch, "--batch")
+        local_pool = group.shard(pool_size, "--pool") if mode != "growing" else pool_size
+        local_damage = max(1, damage_count * local_batch // batch) if damage_count else 0
+        objective = GrowingObjective(model, tgt, mode, local_pool, local_batch, tuple(steps),
+                                     local_damage, checkpoint_every=grad_checkpoint)
     except ValueError as e:
         _fail(str(e))
     config = TrainConfig(iterations=iterations, lr=lr, lr_drops=tuple(lr_drops),
                          checkpoint_every=checkpoint_every, seed=seed,
                          extra={"batch": batch, "pool": pool_size, "damage_count": damage_count,
-                                "steps": list(steps)})  # target and mode: in provenance
+                                "steps": list(steps), "processes": group.world})  # target, mode: provenance
     provenance = {"command": "nca " + shlex.join(sys.argv[1:]), "seed": seed,
                   "target": target, "target_size": target_size, "pad": pad, "mode": mode,
                   "grid": list(tgt.shape[1:])}
-    trainer = Trainer(objective, out, config, provenance)
-    click.echo(f"training a {mode} NCA on {target} ({tgt.shape[1]}x{tgt.shape[2]} grid) -> {out}")
+    trainer = Trainer(objective, out, config, provenance, group)
+    if group.main:
+        click.echo(f"training a {mode} NCA on {target} ({tgt.shape[1]}x{tgt.shape[2]} grid) -> {out}"
+                   + (f" on {group.world} processes" if group.world > 1 else ""))
     start = time.time()
     try:
         records = trainer.fit(resume=resume)
     except TrainingError as e:
         _fail(str(e))
-    click.echo(f"done: iteration {trainer.iteration}, loss {records[-1]['loss']:.5f}, "
-               f"{time.time() - start:.0f}s this session; model in {out / 'checkpoint'}")
+    finally:
+        distributed.teardown()
+    if group.main:
+        click.echo(f"done: iteration {trainer.iteration}, loss {records[-1]['loss']:.5f}, "
+                   f"{time.time() - start:.0f}s this session; model in {out / 'checkpoint'}")
 
 
 # ----------------------------------------------------------------------------- grow

@@ -64,6 +64,11 @@ class NCA(nn.Module):
             return x
         return x * (pre & self.alive(x))
 
+    def forward(self, x: torch.Tensor, steps: int, generator: torch.Generator | None = None,
+                **options: object) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Calling the module runs :meth:`rollout` (so that wrappers such as DDP see it)."""
+        return self.rollout(x, steps, generator, **options)
+
     def resolve_impl(self, impl: str, device: torch.device | str) -> str:
         """The step implementation ``impl`` means for this model on ``device`` ("auto" picks one)."""
         if impl not in IMPLEMENTATIONS:
@@ -108,8 +113,10 @@ class NCA(nn.Module):
         call of the summed length.
         """
         to_internal, step, to_bchw = self._stepper(impl, x.device)
-        if generator is None:
-            seed = int(torch.randint(0, 2**62, ()).item())
+        if generator is None or generator.device != x.device:
+            # no generator, or one on another device (a CPU one driving a GPU rollout):
+            # seed a generator here from it, or from torch's global RNG
+            seed = int(torch.randint(0, 2**62, (), generator=generator).item())
             generator = torch.Generator(device=x.device).manual_seed(seed)
         k = checkpoint_every if torch.is_grad_enabled() else 0
         sizes = [] if not k else [k * k, k] if steps > k * k else [k]

@@ -23,7 +23,13 @@ def rgba_mse(x: torch.Tensor, target: torch.Tensor, rgba: list[int]) -> torch.Te
 
 
 class GrowingObjective:
-    """Runs one training batch of the growing task and returns its loss."""
+    """Runs one training batch of the growing task and returns its loss.
+
+    ``pool_size`` and ``batch_size`` are this process's: under torchrun, each rank
+    holds its shard of the global pool and batch.
+    """
+
+    sharded = ("pool",)
 
     def __init__(self, model: NCA, target: torch.Tensor, mode: str = "regenerating",
                  pool_size: int = 1024, batch_size: int = 8, steps: tuple[int, int] = (64, 96),
@@ -37,6 +43,7 @@ class GrowingObjective:
         if not 0 <= damage_count < batch_size:
             raise ValueError(f"damage_count must be in [0, batch_size), got {damage_count}")
         self.model, self.mode = model, mode
+        self.forward_model: torch.nn.Module = model  # the trainer swaps in a DDP wrapper
         self.target = target.to(next(model.parameters()).device)
         self.batch_size, self.steps, self.damage_count = batch_size, steps, damage_count
         self.checkpoint_every = checkpoint_every
@@ -71,7 +78,7 @@ class GrowingObjective:
         idx, x = self.batch(generator)
         lo, hi = self.steps
         steps = int(torch.randint(lo, hi, (1,), generator=generator))
-        x = self.model.rollout(x, steps, generator, checkpoint_every=self.checkpoint_every)
+        x = self.forward_model(x, steps, generator, checkpoint_every=self.checkpoint_every)
         loss = self.per_sample_loss(x).mean()
         if self.pool is not None:
             self.pool.commit(idx, x)

@@ -6,6 +6,11 @@ A run directory holds:
   state, the objective's pool, the iteration reached), replaced atomically;
 - ``metrics.jsonl``: one line per iteration up to the checkpoint;
 - ``loss.png``: the loss curve.
+
+Under torchrun (see ``distributed.py``) every rank runs this loop on its shard of
+the batch and pool; DDP averages gradients, the logged loss is the mean over ranks,
+and rank 0 writes the checkpoint with the pool gathered whole, so a run can resume
+on a different number of processes.
 """
 
 from __future__ import annotations
@@ -26,13 +31,21 @@ from ncaforge.io import checkpoint as ckpt
 from ncaforge.io.atomic import atomic_dir, recover_dir, write_text
 from ncaforge.progress import bar
 from ncaforge.render.plots import plot_loss
+from ncaforge.training.distributed import Group
 from ncaforge.training.optim import normalize_gradients, piecewise_lr
 
 STATE_FILE, STATE_JSON = "train_state.safetensors", "train_state.json"
 
 
 class Objective(Protocol):
+    """A training task. ``forward_model`` runs its rollouts: the model, or the model in DDP.
+
+    State tensors named in ``sharded`` are split across ranks along dim 0 (a pool).
+    """
+
     model: NCA
+    forward_model: torch.nn.Module
+    sharded: tuple[str, ...]
 
     def parameters(self) -> list[torch.nn.Parameter]: ...
     def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]: ...
@@ -67,29 +80,42 @@ class Trainer:
     """Trains ``objective.parameters()`` and writes everything to ``run_dir``."""
 
     def __init__(self, objective: Objective, run_dir: str | Path, config: TrainConfig,
-                 provenance: dict[str, Any] | None = None) -> None:
+                 provenance: dict[str, Any] | None = None, group: Group | None = None) -> None:
         self.objective, self.config = objective, config
+        self.group = group or Group()
+        if self.group.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.group.device] if self.group.device.type == "cuda" else None
+            objective.forward_model = DistributedDataParallel(objective.model, device_ids=ids,
+                                                              broadcast_buffers=False)
         self.run_dir = Path(run_dir)
         self.ckpt_dir = self.run_dir / "checkpoint"
         self.params = objective.parameters()
         self.optimizer = torch.optim.Adam(self.params, lr=config.lr, eps=config.adam_eps)
-        self.generator = torch.Generator().manual_seed(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed + self.group.rank)
         self.iteration, self.elapsed = 0, 0.0
         self.records: list[dict[str, float]] = []
         self.provenance = provenance or {}
 
     # ----- checkpoints -------------------------------------------------------
     def _train_state(self) -> dict[str, torch.Tensor]:
-        tensors = {"generator": self.generator.get_state()}
+        """Everything needed to resume; sharded state and RNGs gathered from every rank."""
+        tensors = {"generator": self.group.gather(self.generator.get_state())}
         for i, p in enumerate(self.params):
             for key, value in self.optimizer.state.get(p, {}).items():
                 tensors[f"optim.{i}.{key}"] = torch.as_tensor(value).detach().cpu()
+        sharded = getattr(self.objective, "sharded", ())
         for key, value in self.objective.state_dict().items():
+            value = self.group.gather(value) if key in sharded else value
             tensors[f"objective.{key}"] = value.detach().cpu().contiguous()
         return tensors
 
     def save(self) -> None:
-        """Atomically replace the run's checkpoint and flush metrics and plot."""
+        """Atomically replace the run's checkpoint and flush metrics and plot (rank 0 writes)."""
+        train_state = self._train_state()  # collective: every rank takes part
+        if not self.group.main:
+            return
         lines = "".join(json.dumps(r) + "\n" for r in self.records)
         write_text(self.run_dir / "metrics.jsonl", lines)
         provenance = {**self.provenance, "iterations": self.iteration,
@@ -98,7 +124,7 @@ class Trainer:
                       "final_loss": self.records[-1]["loss"] if self.records else None}
         with atomic_dir(self.ckpt_dir) as tmp:
             ckpt.write_model(tmp, self.objective.model, provenance)
-            save_file(self._train_state(), str(tmp / STATE_FILE))
+            save_file(train_state, str(tmp / STATE_FILE))
             (tmp / STATE_JSON).write_text(json.dumps(
                 {"iteration": self.iteration, "elapsed": self.elapsed,
                  "config": asdict(self.config)}, indent=2))
@@ -115,13 +141,19 @@ class Trainer:
         self.objective.model.load_state_dict(saved.state_dict())
         meta = json.loads((path / STATE_JSON).read_text())
         tensors = load_file(str(path / STATE_FILE))
-        self.generator.set_state(tensors["generator"])
+        states = tensors["generator"].chunk(len(tensors["generator"]) // len(self.generator.get_state()))
+        if len(states) == self.group.world:
+            self.generator.set_state(states[self.group.rank].contiguous())
+        else:  # saved by another number of processes: a fresh, still deterministic stream
+            self.generator.manual_seed(self.config.seed + self.group.rank + 7919 * int(meta["iteration"]))
         for i, p in enumerate(self.params):
             state = {k.split(".", 2)[2]: v for k, v in tensors.items() if k.startswith(f"optim.{i}.")}
             if state:
                 self.optimizer.state[p] = state
-        self.objective.load_state_dict({k[len("objective."):]: v for k, v in tensors.items()
-                                        if k.startswith("objective.")})
+        sharded = getattr(self.objective, "sharded", ())
+        state = {k[len("objective."):]: v for k, v in tensors.items() if k.startswith("objective.")}
+        self.objective.load_state_dict({k: self.group.mine(v) if k in sharded else v
+                                        for k, v in state.items()})
         self.iteration, self.elapsed = int(meta["iteration"]), float(meta["elapsed"])
         log = self.run_dir / "metrics.jsonl"
         if log.exists():
@@ -137,7 +169,8 @@ class Trainer:
             raise TrainingError(f"{self.run_dir} already holds a run: pass --resume to continue it, "
                                 "or choose another --out")
         cfg = self.config
-        progress_bar = bar(None, progress, total=cfg.iterations, initial=self.iteration, unit="it")
+        progress_bar = bar(None, progress and self.group.main, total=cfg.iterations,
+                           initial=self.iteration, unit="it")
         try:
             while self.iteration < cfg.iterations:
                 start = time.perf_counter()
@@ -147,12 +180,16 @@ class Trainer:
                 self.optimizer.zero_grad(set_to_none=True)
                 loss, state = self.objective.loss(self.generator)
                 value = float(loss.detach())
-                if not math.isfinite(value) or not bool(torch.isfinite(state).all()):
+                finite = math.isfinite(value) and bool(torch.isfinite(state).all())
+                total = self.group.sum(torch.tensor([value if finite else 0.0, float(not finite)]))
+                if total[1] > 0:  # every rank stops together
                     what = f"loss {value}" if not math.isfinite(value) else "a non-finite state"
+                    what = what if not finite else "a non-finite loss or state on another rank"
                     raise TrainingError(
                         f"training diverged at iteration {self.iteration + 1}: {what}. The last good "
                         f"checkpoint (iteration {self._saved_iteration()}) is kept in {self.ckpt_dir}; "
                         "resume from it with a lower --lr")
+                value = float(total[0]) / self.group.world
                 loss.backward()
                 normalize_gradients(self.params)
                 self.optimizer.step()
