@@ -66,16 +66,15 @@ class FixedPerception(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(pad(x, self.padding), self.kernel, groups=self.channels)
 
-    def fold(self, weight: torch.Tensor) -> torch.Tensor:
-        """A linear layer after this perception, as one map of the raw neighbourhood.
+    def matrix(self) -> torch.Tensor:
+        """This perception as a (9*C, C*F) matrix acting on a flattened 3x3 neighbourhood.
 
-        ``weight`` is (out, C*F) in this module's feature order; returns (9, C, out):
-        neighbour o (raster order) times channel c to output, so that fast paths can
-        skip the feature map and multiply the 3x3 neighbourhood directly.
+        Rows are neighbour-major (raster order), then channel; columns are this module's
+        feature order. Fast paths multiply gathered neighbourhoods by it.
         """
-        bank = filter_bank(self.filters, self.angle).to(weight).reshape(len(self.filters), 9)
-        w = weight.reshape(weight.shape[0], self.channels, len(self.filters))  # (out, C, F)
-        return torch.einsum("fo,hcf->och", bank, w)
+        bank = filter_bank(self.filters, self.angle).reshape(len(self.filters), 9)
+        eye = torch.eye(self.channels)
+        return torch.einsum("fo,cd->ocdf", bank, eye).reshape(9 * self.channels, self.out_features)
 
 
 class LearnedPerception(nn.Module):
