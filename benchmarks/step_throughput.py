@@ -35,11 +35,15 @@ def main() -> None:
                         help="Python of the environment with CAX (the peer row is skipped if absent)")
     args = parser.parse_args()
     env = f"{torch.get_num_threads()} threads, torch {torch.__version__}"
+    if not args.cax_python.exists():
+        print(f"(no CAX peer row: {args.cax_python} not found; `make bench-env` creates it)\n")
     for side in args.sizes:
         w = bench.growing_workload((side, side), args.batch)
         rows = bench.measure(w, args.steps, repeats=args.repeats if side <= 128 else 1,
                              compile_step=args.compile and side == args.sizes[0])
-        peer = bench.cax_peer(args.cax_python, (side, side), args.batch, args.steps) if side <= 128 else None
+        peer = None
+        if side <= 128 and args.cax_python.exists():  # CAX trains at minutes per iteration
+            peer = bench.cax_peer(args.cax_python, (side, side), args.batch, args.steps)
         print(bench.table(rows + ([peer] if peer else []),
                           f"{w.name}, forward {args.steps} steps, training {w.train_steps} steps, {env}"))
         print()

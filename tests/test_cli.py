@@ -99,6 +99,18 @@ def test_bench_writes_the_json_keys(runner, tmp_path):
     for key in ("forward_cells_per_s", "reference_forward_cells_per_s", "train_iters_per_s",
                 "reference_train_iters_per_s"):
         assert figures[key] > 0
+    assert figures["default_path"] == "active"
+    assert [r["path"] for r in figures["rows"]] == ["reference", "active"]
+
+
+def test_bench_times_the_classifier_shaped_workload(runner, tmp_path):
+    path = tmp_path / "bench.json"
+    result = runner.invoke(main, ["bench", "--workload", "classifier", "--size", "8", "8", "--batch", "1",
+                                  "--steps", "2", "--repeats", "1", "--json", str(path)])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(path.read_text())
+    assert figures["train_steps"] == 20 and figures["size"] == [8, 8]
+    assert figures["forward_cells_per_s"] > 0 and "MNIST" in figures["workload"]
 
 
 def test_eval_against_the_models_own_pattern(runner, tmp_path, small_model):

@@ -328,13 +328,13 @@ def zoo_add(checkpoint: Path, name: str, description: str, metrics_json: Path, n
 @click.option("--memory", is_flag=True, help="Also measure training memory at 96 vs 384 steps.")
 @click.option("--grad-checkpoint", default=8, show_default=True,
               help="Block size for the --memory figures (0: no checkpointing).")
-@click.option("--cax-python", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path(".venv-bench/bin/python"), show_default=True,
-              help="Python of an environment with CAX, for the peer row (skipped if absent).")
+@click.option("--cax-python", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Python of an environment with CAX (make bench-env: .venv-bench/bin/python) "
+                   "to add the peer row; its training takes minutes.")
 @click.option("--device", default="cuda" if torch.cuda.is_available() else "cpu", show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def bench(workload: str, size: tuple[int, int] | None, batch: int | None, steps: int, repeats: int,
-          compile_step: bool, memory: bool, grad_checkpoint: int, cax_python: Path, device: str,
+          compile_step: bool, memory: bool, grad_checkpoint: int, cax_python: Path | None, device: str,
           json_path: Path | None) -> None:
     """Step throughput: the reference and every fast path, side by side."""
     from dataclasses import asdict
@@ -351,7 +351,7 @@ def bench(workload: str, size: tuple[int, int] | None, batch: int | None, steps:
     rows = b.measure(w, steps, repeats=repeats, compile_step=compile_step)
     chosen = b.default_row(rows, w.model, w.state.device)
     peer = None
-    if workload == "growing" and w.state.device.type == "cpu":
+    if cax_python and workload == "growing" and w.state.device.type == "cpu":
         peer = b.cax_peer(cax_python, tuple(w.state.shape[2:]), w.state.shape[0], steps)
     click.echo(b.table(rows + ([peer] if peer else []),
                        f"{w.name}, forward {steps} steps, training {w.train_steps} steps, "
