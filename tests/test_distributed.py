@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
 from safetensors.torch import load_file
 
 from ncaforge.io import checkpoint as ckpt
@@ -48,3 +49,16 @@ def test_cli_training_under_torchrun_checkpoints_once_and_resumes_on_one_process
     assert resumed.returncode == 0, resumed.stderr
     assert "iteration 6" in resumed.stdout
     assert ckpt.load(run / "checkpoint").provenance["train_config"]["extra"]["processes"] == 1
+
+
+def test_global_sizes_must_split_evenly_across_processes():
+    import pytest
+
+    from ncaforge.training.distributed import Group
+
+    group = Group(rank=1, world=2)
+    assert group.shard(8, "--batch") == 4
+    with pytest.raises(ValueError, match=r"--batch \(5\) must be divisible by the number of processes \(2\)"):
+        group.shard(5, "--batch")
+    full = torch.arange(8)
+    assert group.mine(full).tolist() == [4, 5, 6, 7]
