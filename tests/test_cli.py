@@ -110,7 +110,7 @@ def test_bench_times_the_classifier_shaped_workload(runner, tmp_path):
     assert result.exit_code == 0, result.output
     figures = json.loads(path.read_text())
     assert figures["train_steps"] == 20 and figures["size"] == [8, 8]
-    assert figures["forward_cells_per_s"] > 0 and "MNIST" in figures["workload"]
+    assert figures["forward_cells_per_s"] > 0 and "MNIST classifier" in figures["workload"]
 
 
 def test_eval_against_the_models_own_pattern(runner, tmp_path, small_model):

@@ -89,22 +89,6 @@ def test_split_rollouts_continue_the_same_random_stream():
     assert torch.allclose(once, twice, atol=1e-6)
 
 
-def test_learned_perception_models_take_the_active_path_with_the_same_result():
-    from ncaforge.bench import classifier_workload
-
-    w = classifier_workload((9, 11), batch=2)
-    assert w.model.resolve_impl("auto", "cpu") == "active"
-    results = []
-    for impl in ("reference", "active"):
-        w.model.zero_grad()
-        y = w.model.rollout(w.state, 4, torch.Generator().manual_seed(1), impl=impl)
-        y.pow(2).mean().backward()
-        results.append((y.detach(), [p.grad.clone() for p in w.model.parameters()]))
-    assert torch.allclose(results[0][0], results[1][0], atol=1e-5)
-    for a, b in zip(results[0][1], results[1][1], strict=True):
-        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
-
-
 def test_trajectory_holds_every_state():
     nca = random_growing()
     x = nca.seed(2, 12, 12)

@@ -319,7 +319,7 @@ def zoo_add(checkpoint: Path, name: str, description: str, metrics_json: Path, n
 # ----------------------------------------------------------------------------- bench
 @main.command()
 @click.option("--workload", type=click.Choice(["growing", "classifier"]), default="growing",
-              show_default=True, help="The growing lizard, or an MNIST-classifier-shaped NCA.")
+              show_default=True, help="The growing lizard, or the self-classifying MNIST model.")
 @click.option("--size", nargs=2, type=int, default=None, help="Grid H W [72 72; classifier 28 28].")
 @click.option("--batch", type=int, default=None, help="Batch size [8; classifier 16].")
 @click.option("--steps", default=64, show_default=True, help="Steps per forward rollout.")

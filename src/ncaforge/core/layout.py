@@ -16,12 +16,22 @@ class Layout:
     channels: int
     rgb: tuple[int, int, int] | None = (0, 1, 2)
     alpha: int | None = 3
+    readonly: tuple[int, ...] = ()  # inputs the rule reads but never writes (a digit image)
+    living: int | None = None  # a read-only channel: only cells where it exceeds the threshold update
 
     def __post_init__(self) -> None:
-        used = list(self.rgb or ()) + ([self.alpha] if self.alpha is not None else [])
+        used = [*(self.rgb or ()), *([self.alpha] if self.alpha is not None else []), *self.readonly,
+                *([self.living] if self.living is not None else [])]
         bad = [c for c in used if not 0 <= c < self.channels]
         if bad:
             raise ValueError(f"Layout: channel index {bad} outside 0..{self.channels - 1}")
+        if self.living is not None and self.living not in self.readonly:
+            raise ValueError(f"Layout: the living channel {self.living} must be read-only")
+
+    @property
+    def mutable(self) -> list[int]:
+        """The channels the update rule writes, in order."""
+        return [c for c in range(self.channels) if c not in self.readonly]
 
     @property
     def rgba(self) -> list[int]:
@@ -37,4 +47,4 @@ class Layout:
     def from_dict(cls, d: dict) -> Layout:
         rgb = d.get("rgb")
         return cls(channels=int(d["channels"]), rgb=tuple(rgb) if rgb is not None else None,
-                   alpha=d.get("alpha"))
+                   alpha=d.get("alpha"), readonly=tuple(d.get("readonly", ())), living=d.get("living"))

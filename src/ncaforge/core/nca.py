@@ -19,18 +19,23 @@ class NCA(nn.Module):
     """perceive -> update -> stochastic fire -> alive masking, as in Growing NCA.
 
     ``perception`` maps (B, C, H, W) to (B, F, H, W) features and ``update`` maps
-    those to (B, C, H, W) deltas. With ``layout.alpha`` set, cells whose 3x3
-    neighbourhood has no alpha > ``alive_threshold`` before *and* after the update
-    are cleared; with it unset every cell lives.
+    those to deltas of the mutable channels (all but ``layout.readonly``). With
+    ``layout.alpha`` set, cells whose 3x3 neighbourhood has no alpha >
+    ``alive_threshold`` before *and* after the update are cleared. With
+    ``layout.living`` set, only cells whose living channel exceeds the threshold
+    update, and nothing is cleared (self-classifying MNIST). ``noise`` adds
+    N(0, noise^2) to every delta before masking.
     """
 
     def __init__(self, layout: Layout, perception: nn.Module, update: nn.Module,
-                 fire_rate: float = 0.5, alive_threshold: float = 0.1) -> None:
+                 fire_rate: float = 0.5, alive_threshold: float = 0.1, noise: float = 0.0) -> None:
         super().__init__()
         if not 0.0 < fire_rate <= 1.0:
             raise ValueError(f"fire_rate must be in (0, 1], got {fire_rate}")
+        if noise < 0:
+            raise ValueError(f"noise must be >= 0, got {noise}")
         self.layout, self.perception, self.update = layout, perception, update
-        self.fire_rate, self.alive_threshold = fire_rate, alive_threshold
+        self.fire_rate, self.alive_threshold, self.noise = fire_rate, alive_threshold, noise
         self.config: object | None = None  # the family config that built this model, if any
         self.provenance: dict = {}  # how the weights were made (filled when loaded)
 
@@ -44,8 +49,14 @@ class NCA(nn.Module):
             return None
         return alive_mask(x, self.layout.alpha, self.alive_threshold, self.circular)
 
+    def living(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The (B, 1, H, W) mask of cells allowed to update, or None when all are."""
+        if self.layout.living is None:
+            return None
+        return x[:, self.layout.living : self.layout.living + 1] > self.alive_threshold
+
     def delta(self, x: torch.Tensor) -> torch.Tensor:
-        """The proposed change of every cell, before fire and alive masks."""
+        """The proposed change of the mutable channels of every cell, before noise and masks."""
         return self.update(self.perception(x))
 
     def fire(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -53,13 +64,33 @@ class NCA(nn.Module):
         b, _, h, w = x.shape
         return fire_mask((b, h, w), self.fire_rate, x.device, generator)
 
+    def draw(self, grid: tuple[int, int, int], device: torch.device,
+             generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One step's randomness for a (B, H, W) grid: the fire mask, then the noise (or None).
+
+        Every implementation draws through here, in this order, so all compute the same rollout.
+        """
+        fire = fire_mask(grid, self.fire_rate, device, generator)
+        if not self.noise:
+            return fire, None
+        b, h, w = grid
+        return fire, torch.randn((b, len(self.layout.mutable), h, w), generator=generator,
+                                 device=device) * self.noise
+
     def step(self, x: torch.Tensor, fire: torch.Tensor | None = None,
-             generator: torch.Generator | None = None) -> torch.Tensor:
-        """One update of every cell (the reference); ``fire`` fixes the random mask if given."""
+             generator: torch.Generator | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """One update of every cell (the reference); ``fire`` and ``noise`` fix the randomness if given."""
         if fire is None:
-            fire = self.fire(x, generator)
+            fire, noise = self.draw((x.shape[0], x.shape[2], x.shape[3]), x.device, generator)
         pre = self.alive(x)
-        x = x + self.delta(x) * fire.to(x.dtype)
+        d = self.delta(x)
+        if noise is not None:
+            d = d + noise
+        living = self.living(x)
+        d = d * (fire if living is None else fire & living).to(x.dtype)
+        if self.layout.readonly:
+            d = torch.zeros_like(x).index_copy(1, torch.tensor(self.layout.mutable, device=x.device), d)
+        x = x + d
         if pre is None:
             return x
         return x * (pre & self.alive(x))
@@ -82,20 +113,20 @@ class NCA(nn.Module):
         return "active" if active_cells.supports(self) else "reference"
 
     def _stepper(self, impl: str, device: torch.device) -> tuple[Callable, Callable, Callable]:
-        """(to_internal, step(x, fire), to_bchw) for the chosen implementation."""
+        """(to_internal, step(x, fire, noise), to_bchw) for the chosen implementation."""
         impl = self.resolve_impl(impl, device)
         if impl == "active":
             from ncaforge.kernels.active_cells import ActiveCellStepper
 
             fast = ActiveCellStepper(self)
-            return (lambda x: x.permute(0, 2, 3, 1), lambda x, f: fast.step(x, f[:, 0]),
+            return (lambda x: x.permute(0, 2, 3, 1), lambda x, f, n: fast.step(x, f[:, 0], n),
                     lambda x: x.permute(0, 3, 1, 2))
         if impl == "triton":
             from ncaforge.kernels.triton_step import TritonStepper
 
             fused = TritonStepper(self)
-            return (lambda x: x), (lambda x, f: fused.step(x, f[:, 0])), (lambda x: x)
-        return (lambda x: x), self.step, (lambda x: x)
+            return (lambda x: x), (lambda x, f, n: fused.step(x, f[:, 0])), (lambda x: x)
+        return (lambda x: x), (lambda x, f, n: self.step(x, f, noise=n)), (lambda x: x)
 
     def rollout(self, x: torch.Tensor, steps: int, generator: torch.Generator | None = None,
                 trajectory: bool = False, checkpoint_every: int = 0, impl: str = "auto"
@@ -106,8 +137,8 @@ class NCA(nn.Module):
         first being ``x``. With ``checkpoint_every = k > 0`` and gradients on, the
         rollout is split into blocks of k steps whose activations are recomputed in
         the backward pass; rollouts longer than k*k steps nest blocks in segments of
-        k*k steps, so memory stays nearly flat in the number of steps. Fire masks are
-        drawn from ``generator`` (or, without one, from a generator seeded by torch's
+        k*k steps, so memory stays nearly flat in the number of steps. Fire masks (and
+        noise) are drawn from ``generator`` (or, without one, from a generator seeded by torch's
         global RNG) in the same order by every implementation and every blocking, so
         all of them compute the same rollout, and calling ``rollout`` twice equals one
         call of the summed length.
@@ -129,7 +160,7 @@ class NCA(nn.Module):
             g.set_state(state)
             if not sizes:
                 for _ in range(n):
-                    z = step(z, fire_mask(grid, self.fire_rate, x.device, g))
+                    z = step(z, *self.draw(grid, x.device, g))
                 return z, g.get_state()
             done = 0
             while done < n:

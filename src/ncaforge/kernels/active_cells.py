@@ -98,22 +98,29 @@ class ActiveCellStepper:
             self._tables[key] = neighbour_table(b, h, w, self.circular, device)
         return self._tables[key]
 
-    def step(self, x: torch.Tensor, fire: torch.Tensor) -> torch.Tensor:
-        """One step of a channels-last state ``x`` with a (B, H, W) fire mask."""
+    def step(self, x: torch.Tensor, fire: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """One step of a channels-last state ``x`` with a (B, H, W) fire mask and (B, M, H, W) noise."""
         nca, (b, h, w, c) = self.nca, x.shape
-        alpha, thr = nca.layout.alpha, nca.alive_threshold
-        if alpha is None:
-            active, pre = fire.bool(), None
-        else:
-            pre = dilate(x[..., alpha].detach() > thr, self.circular)
-            active = dilate(pre, self.circular) & fire.bool()
+        layout, thr = nca.layout, nca.alive_threshold
+        active, pre = fire.bool(), None
+        if layout.living is not None:
+            active = active & (x[..., layout.living] > thr)
+        if layout.alpha is not None:
+            pre = dilate(x[..., layout.alpha].detach() > thr, self.circular)
+            active = active & dilate(pre, self.circular)
         idx = active.reshape(-1).nonzero().squeeze(1)
         flat = x.reshape(-1, c)
         padded = F.pad(flat, (0, 0, 0, 1))  # the zero row that off-grid neighbours read
         rows = self._table(b, h, w, x.device).index_select(0, idx).reshape(-1)
         neigh = padded.index_select(0, rows).view(-1, 9 * c)
-        x = flat.index_add(0, idx, self._delta(neigh)).view(b, h, w, c)  # every active cell fires
+        delta = self._delta(neigh)  # every active cell fires
+        if noise is not None:
+            delta = delta + noise.permute(0, 2, 3, 1).reshape(-1, delta.shape[1]).index_select(0, idx)
+        if layout.readonly:
+            mutable = torch.tensor(layout.mutable, device=x.device)
+            delta = delta.new_zeros(len(idx), c).index_copy(1, mutable, delta)
+        x = flat.index_add(0, idx, delta).view(b, h, w, c)
         if pre is None:
             return x
-        post = dilate(x[..., alpha].detach() > thr, self.circular)
+        post = dilate(x[..., layout.alpha].detach() > thr, self.circular)
         return x * (pre & post).unsqueeze(-1)

@@ -43,11 +43,13 @@ def _pow2(n: int) -> bool:
 
 
 def supports(nca: NCA) -> bool:
-    """Fixed perception and a one-hidden-layer MLP whose widths are powers of two (>= 16)."""
-    p, u = nca.perception, nca.update
+    """Fixed perception, a one-hidden-layer MLP with power-of-two widths (>= 16), every
+    channel mutable, no living channel, no noise: the growing family."""
+    p, u, layout = nca.perception, nca.update, nca.layout
     return (isinstance(p, FixedPerception) and isinstance(u, UpdateMLP) and len(u.hidden) == 1
-            and _pow2(p.channels) and _pow2(u.hidden[0]) and (nca.layout.alpha is None
-                                                               or nca.alive_threshold >= 0))
+            and _pow2(p.channels) and _pow2(u.hidden[0]) and not layout.readonly
+            and layout.living is None and not nca.noise
+            and (layout.alpha is None or nca.alive_threshold >= 0))
 
 
 def _get():

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ncaforge.core.nca import NCA
-from ncaforge.models import growing
+from ncaforge.models import classifier, growing
 
 # family name -> (config class with to_dict/from_dict, builder)
 FAMILIES: dict[str, tuple[Any, Callable[[Any], NCA]]] = {
     growing.FAMILY: (growing.GrowingConfig, growing.build_growing),
+    classifier.FAMILY: (classifier.ClassifierConfig, classifier.build_classifier),
 }
 
 

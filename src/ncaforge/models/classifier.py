@@ -1,0 +1,67 @@
+"""The self-classifying MNIST NCA (Randazzo et al. 2020): cells agree on which digit they form.
+
+Channel 0 holds the grey digit, read-only; only cells where it exceeds 0.1 (the
+digit's pixels) update; the last ``classes`` channels are the class logits.
+Perception is a learned 3x3 convolution with ReLU, the update an 80-wide MLP, and
+every delta gets residual noise N(0, 0.02^2), as in the original.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+from ncaforge.core.layout import Layout
+from ncaforge.core.nca import NCA
+from ncaforge.core.perception import LearnedPerception
+from ncaforge.core.update import UpdateMLP
+
+FAMILY = "classifier"
+
+
+@dataclass
+class ClassifierConfig:
+    """Every hyperparameter of a classifier model; stored in a checkpoint's config.json."""
+
+    channels: int = 20
+    classes: int = 10
+    features: int = 80
+    hidden: int = 80
+    fire_rate: float = 0.5
+    alive_threshold: float = 0.1
+    noise: float = 0.02
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ClassifierConfig:
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+def build_classifier(config: ClassifierConfig | None = None) -> NCA:
+    """Assemble a classifier NCA (an untrained one leaves every state as it is, noise aside)."""
+    c = config or ClassifierConfig()
+    if not 0 < c.classes < c.channels:
+        raise ValueError(f"classes ({c.classes}) must be between 1 and channels - 1 ({c.channels - 1})")
+    layout = Layout(channels=c.channels, rgb=None, alpha=None, readonly=(0,), living=0)
+    perception = LearnedPerception(c.channels, c.features)
+    update = UpdateMLP(c.features, c.channels - 1, (c.hidden,))
+    nca = NCA(layout, perception, update, c.fire_rate, c.alive_threshold, c.noise)
+    nca.config = c
+    return nca
+
+
+def digit_state(nca: NCA, images: torch.Tensor) -> torch.Tensor:
+    """Initial states (B, C, H, W) for grey digits (B, H, W) in [0, 1]: the image, zeros elsewhere."""
+    if images.ndim != 3:
+        raise ValueError(f"images must be (B, H, W), got shape {tuple(images.shape)}")
+    x = torch.zeros(images.shape[0], nca.layout.channels, *images.shape[1:], device=images.device)
+    x[:, 0] = images
+    return x
+
+
+def logits(nca: NCA, x: torch.Tensor) -> torch.Tensor:
+    """The (B, classes, H, W) class logits of states ``x``."""
+    return x[:, -nca.config.classes:]
