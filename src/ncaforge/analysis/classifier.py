@@ -1,0 +1,112 @@
+"""How well the cells of each digit agree on its label, over time and after a mutation.
+
+Cell accuracy is the fraction of digit cells whose argmax logit is the label
+(pooled over all digits); total agreement the fraction of digits whose cells are
+*all* right. The protocol of the original: 200 steps from fresh states, then each
+digit is swapped for another one under the same states (a mutation), 200 more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ncaforge.core.nca import NCA
+from ncaforge.models.classifier import digit_state, logits
+from ncaforge.objectives.classifier import mutate
+from ncaforge.progress import bar
+
+REPORT_STEPS = (20, 100, 200)
+
+
+def judge(nca: NCA, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per digit: (correct cells, digit cells, predicted class by majority of cells)."""
+    living = nca.living(x)[:, 0]
+    pred = logits(nca, x).argmax(1)
+    correct = ((pred == labels[:, None, None]) & living).sum((1, 2))
+    votes = torch.nn.functional.one_hot(pred, nca.config.classes) * living[..., None]
+    return correct, living.sum((1, 2)), votes.sum((1, 2)).argmax(1)
+
+
+@dataclass
+class Curves:
+    """Per step (0..2*steps) and digit: correct and digit cells; majority votes at step ``steps``."""
+
+    correct: np.ndarray  # (T, N)
+    cells: np.ndarray  # (T, N)
+    labels: np.ndarray  # (N,) before the mutation
+    mutant_labels: np.ndarray  # (N,) after it
+    votes: np.ndarray  # (N,) majority class at step `steps`
+    steps: int
+
+    def cell_accuracy(self) -> np.ndarray:
+        return self.correct.sum(1) / np.maximum(self.cells.sum(1), 1)
+
+    def agreement(self) -> np.ndarray:
+        """(T, N) bool: every cell of the digit right."""
+        return (self.correct == self.cells) & (self.cells > 0)
+
+    def metrics(self) -> dict[str, float]:
+        acc, agree = self.cell_accuracy(), self.agreement().mean(1)
+        out = {}
+        for t in REPORT_STEPS:
+            out[f"cell_accuracy_{t}"] = float(acc[t])
+            out[f"total_agreement_{t}"] = float(agree[t])
+        end = 2 * self.steps
+        out["cell_accuracy_mutated_200"] = float(acc[end])
+        out["total_agreement_mutated_200"] = float(agree[end])
+        return out
+
+    def per_class(self) -> list[dict[str, float]]:
+        """Cell accuracy and total agreement at step ``steps``, for each label."""
+        t, rows = self.steps, []
+        agree = self.agreement()[t]
+        for c in range(int(self.labels.max()) + 1 if len(self.labels) else 0):
+            sel = self.labels == c
+            accuracy = self.correct[t, sel].sum() / max(self.cells[t, sel].sum(), 1)
+            rows.append({"class": c, "digits": int(sel.sum()), "cell_accuracy": float(accuracy),
+                         "total_agreement": float(agree[sel].mean()) if sel.any() else 0.0})
+        return rows
+
+    def confusion(self, classes: int) -> np.ndarray:
+        """(classes, classes) counts of (label, majority vote of the cells) at step ``steps``."""
+        m = np.zeros((classes, classes), dtype=np.int64)
+        np.add.at(m, (self.labels, self.votes), 1)
+        return m
+
+
+@torch.no_grad()
+def classify(nca: NCA, images: torch.Tensor, labels: torch.Tensor, steps: int = 200, seed: int = 0,
+             batch: int = 500, progress: bool = True) -> Curves:
+    """Run the protocol on digits ``images`` (N, H, W) uint8 with ``labels`` (N,).
+
+    Each digit's mutant is another digit of the same set (a fixed random derangement).
+    """
+    n = len(images)
+    g = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(n, generator=g)
+    mutant = perm[(torch.argsort(perm) + 1) % n] if n > 1 else perm  # i -> next in a random cycle
+    device = next(nca.parameters()).device
+    correct = np.zeros((2 * steps + 1, n), dtype=np.int64)
+    cells = np.zeros_like(correct)
+    votes = np.zeros(n, dtype=np.int64)
+    with bar(None, progress, total=n, unit="digit") as progress_bar:
+        for lo in range(0, n, batch):
+            idx = torch.arange(lo, min(lo + batch, n))
+            x = digit_state(nca, images[idx].to(device, torch.float32) / 255)
+            y = labels[idx].to(device, torch.long)
+            for t in range(2 * steps + 1):
+                if t == steps + 1:  # the mutation happens between steps 200 and 201
+                    x = mutate(nca, x, images[mutant[idx]].to(device, torch.float32) / 255)
+                    y = labels[mutant[idx]].to(device, torch.long)
+                if t:
+                    x = nca.rollout(x, 1, g)
+                c, k, v = judge(nca, x, y)
+                correct[t, idx], cells[t, idx] = c.cpu().numpy(), k.cpu().numpy()
+                if t == steps:
+                    votes[idx.numpy()] = v.cpu().numpy()
+            progress_bar.update(len(idx))
+    return Curves(correct, cells, labels.numpy().astype(np.int64), labels[mutant].numpy().astype(np.int64),
+                  votes, steps)

@@ -1,0 +1,107 @@
+"""Self-classifying MNIST: every digit cell should hold the one-hot of its digit's label.
+
+Each iteration draws a batch from a pool of states with their labels; some samples
+are replaced by fresh digits and some are *mutated* (a new digit under the old
+states, which survive on its pixels), so the cells learn to reach, keep and revise
+agreement. The L2 loss of the original compares the logits with the one-hot target
+on digit cells and with zero elsewhere; cross-entropy on digit cells is an option.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ncaforge.core.nca import NCA
+from ncaforge.models.classifier import digit_state, logits
+
+LOSSES = ("l2", "ce")
+
+
+def targets(nca: NCA, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """(B, classes, H, W): the one-hot of each sample's label on its digit cells, zeros elsewhere."""
+    classes = nca.config.classes
+    onehot = F.one_hot(labels.long(), classes).to(x.dtype)[:, :, None, None]
+    return onehot * nca.living(x).to(x.dtype)
+
+
+def mutate(nca: NCA, x: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """Put new digits under states ``x``: states survive on the new digit's pixels only."""
+    fresh = digit_state(nca, images)
+    out = torch.where(nca.living(fresh), x, 0.0)
+    readonly = list(nca.layout.readonly)
+    out[:, readonly] = fresh[:, readonly]
+    return out
+
+
+class ClassifierObjective:
+    """Runs one training batch of self-classification and returns its loss.
+
+    ``images`` (N, H, W) uint8 and ``labels`` (N,) are the training digits. Per batch,
+    ``fresh`` samples are replaced by new digits and ``mutated`` by new digits under
+    their old states; the rest persist. Sizes are this process's (see GrowingObjective).
+    """
+
+    sharded = ("pool", "labels")
+
+    def __init__(self, model: NCA, images: torch.Tensor, labels: torch.Tensor, pool_size: int = 160,
+                 batch_size: int = 16, steps: int = 20, fresh: int = 4, mutated: int = 4,
+                 loss: str = "l2", checkpoint_every: int = 0) -> None:
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if images.ndim != 3 or labels.shape != images.shape[:1]:
+            raise ValueError(f"images must be (N, H, W) with labels (N,), got {tuple(images.shape)} "
+                             f"and {tuple(labels.shape)}")
+        if pool_size < batch_size or fresh + mutated > batch_size:
+            raise ValueError(f"need pool_size >= batch_size >= fresh + mutated, got {pool_size}, "
+                             f"{batch_size}, {fresh} + {mutated}")
+        self.model, self.forward_model = model, model
+        self.device = next(model.parameters()).device
+        self.images, self.labels_all = images, labels
+        self.batch_size, self.steps, self.fresh, self.mutated = batch_size, steps, fresh, mutated
+        self.loss_name, self.checkpoint_every = loss, checkpoint_every
+        generator = torch.Generator().manual_seed(0)
+        self.pool, self.labels = self.draw_digits(pool_size, generator)
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        return list(self.model.parameters())
+
+    def digits(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Grey images in [0, 1] and labels of training digits ``idx``, on the model's device."""
+        return (self.images[idx].to(self.device, torch.float32) / 255.0,
+                self.labels_all[idx].to(self.device, torch.long))
+
+    def draw_digits(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fresh states and labels of ``n`` random training digits."""
+        images, labels = self.digits(torch.randint(len(self.images), (n,), generator=generator))
+        return digit_state(self.model, images), labels
+
+    def per_sample_loss(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        out = logits(self.model, x)
+        if self.loss_name == "l2":
+            return (targets(self.model, x, labels) - out).pow(2).sum(dim=(1, 2, 3)) / 2
+        living = self.model.living(x)[:, 0]
+        ce = F.cross_entropy(out, labels[:, None, None].expand_as(living), reduction="none")
+        return (ce * living).sum(dim=(1, 2)) / living.sum(dim=(1, 2)).clamp(min=1)
+
+    def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run one batch: returns (mean loss, final states) and updates the pool."""
+        idx = torch.randperm(len(self.pool), generator=generator)[: self.batch_size].to(self.device)
+        x, labels = self.pool[idx].clone(), self.labels[idx].clone()
+        f, m = self.fresh, self.mutated
+        x[:f], labels[:f] = self.draw_digits(f, generator)
+        images, labels[f:f + m] = self.digits(torch.randint(len(self.images), (m,), generator=generator))
+        x[f:f + m] = mutate(self.model, x[f:f + m], images)
+        x = self.forward_model(x, self.steps, generator, checkpoint_every=self.checkpoint_every)
+        loss = self.per_sample_loss(x, labels).mean()
+        self.pool[idx], self.labels[idx] = x.detach(), labels
+        return loss, x
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"pool": self.pool, "labels": self.labels}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        if state["pool"].shape != self.pool.shape:
+            raise ValueError(f"saved pool has shape {tuple(state['pool'].shape)}, this run "
+                             f"expects {tuple(self.pool.shape)}")
+        self.pool, self.labels = state["pool"].to(self.device), state["labels"].to(self.device)
