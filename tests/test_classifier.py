@@ -139,3 +139,26 @@ def test_a_tiny_training_run_improves_cell_accuracy(tmp_path):
     after = classify(nca, images, labels, steps=8, progress=False).cell_accuracy()[8]
     assert before == 0.5  # untrained logits are all zero: argmax says class 0 everywhere
     assert after > 0.9
+
+
+def test_eval_mnist_writes_the_json_keys_and_plots(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+    from test_mnist_data import _idx_dir
+
+    from ncaforge.cli import main
+    from ncaforge.io import checkpoint as ckpt
+
+    _idx_dir(tmp_path, n_train=2, n_test=4)
+    ckpt.save(tmp_path / "model", build_classifier(ClassifierConfig(features=16, hidden=16)))
+    out = tmp_path / "eval.json"
+    result = CliRunner().invoke(main, ["eval", "mnist", "--model", str(tmp_path / "model"), "--mnist-dir",
+                                       str(tmp_path), "--limit", "3", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())
+    assert figures["digits"] == 3
+    for key in ("cell_accuracy_20", "cell_accuracy_100", "cell_accuracy_200", "total_agreement_20",
+                "total_agreement_100", "total_agreement_200", "total_agreement_mutated_200"):
+        assert 0.0 <= figures[key] <= 1.0
+    assert (tmp_path / "eval.png").exists() and (tmp_path / "eval-confusion.png").exists()

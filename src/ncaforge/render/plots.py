@@ -54,3 +54,44 @@ def plot_curves(curves: dict[str, tuple[list[float], list[float]]], path: str | 
     ax.legend()
     ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def plot_agreement(per_digit_accuracy, agreement, path: str | Path, mutation_step: int | None = None,
+                   title: str = "self-classification") -> Path:
+    """Cell accuracy (mean and 10-90% spread over digits) and total agreement against step."""
+    import numpy as np
+
+    acc = np.asarray(per_digit_accuracy)
+    steps = np.arange(acc.shape[0])
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    lo, hi = np.percentile(acc, [10, 90], axis=1)
+    ax.fill_between(steps, lo, hi, alpha=0.2, label="cell accuracy, 10-90% of digits")
+    ax.plot(steps, acc.mean(1), label="cell accuracy, mean over digits")
+    ax.plot(steps, agreement, label="total agreement")
+    if mutation_step is not None:
+        ax.axvline(mutation_step, color="grey", ls="--", lw=1, label="mutation")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("step")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_confusion(matrix, path: str | Path, title: str = "label vs majority vote of the cells") -> Path:
+    """A confusion matrix with counts in the cells."""
+    import numpy as np
+
+    m = np.asarray(matrix)
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ax.imshow(m, cmap="Blues")
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if m[i, j] > m.max() / 2 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("label")
+    ax.set_xticks(range(m.shape[1]))
+    ax.set_yticks(range(m.shape[0]))
+    ax.set_title(title, fontsize=9)
+    return _save(fig, path)
