@@ -145,10 +145,10 @@ def test_eval_mnist_writes_the_json_keys_and_plots(tmp_path):
     import json
 
     from click.testing import CliRunner
-    from test_mnist_data import _idx_dir
 
     from ncaforge.cli import main
     from ncaforge.io import checkpoint as ckpt
+    from test_mnist_data import _idx_dir
 
     _idx_dir(tmp_path, n_train=2, n_test=4)
     ckpt.save(tmp_path / "model", build_classifier(ClassifierConfig(features=16, hidden=16)))
@@ -162,3 +162,40 @@ def test_eval_mnist_writes_the_json_keys_and_plots(tmp_path):
                 "total_agreement_100", "total_agreement_200", "total_agreement_mutated_200"):
         assert 0.0 <= figures[key] <= 1.0
     assert (tmp_path / "eval.png").exists() and (tmp_path / "eval-confusion.png").exists()
+
+
+def _keras_base64(nca):
+    """The published format written from our weights: what a Distill MNIST file holds."""
+    import base64
+
+    first, last = nca.update.net[0], nca.update.net[-1]
+    arrays = [nca.perception.conv.weight.permute(2, 3, 1, 0), nca.perception.conv.bias,
+              first.weight.permute(2, 3, 1, 0), first.bias, last.weight.permute(2, 3, 1, 0), last.bias]
+    return [base64.b64encode(a.detach().contiguous().numpy().astype("<f4").tobytes()).decode() for a in arrays]
+
+
+def test_import_distill_mnist_reproduces_the_model(tmp_path):
+    import json
+
+    import pytest
+
+    from ncaforge.io.distill import ImportFormatError, import_mnist
+
+    nca = _model()
+    with torch.no_grad():
+        nca.perception.conv.weight.normal_(0, 0.2)
+    path = tmp_path / "mnist.json"
+    path.write_text(json.dumps(_keras_base64(nca)))
+    imported = import_mnist(path)
+    assert imported.config.features == 16 and imported.config.channels == 20
+    x = digit_state(nca, _digits())
+    ours, theirs = (m.rollout(x, 4, torch.Generator().manual_seed(2)) for m in (nca, imported))
+    assert torch.equal(ours, theirs)
+    path.write_text(json.dumps(_keras_base64(nca)[:5]))
+    with pytest.raises(ImportFormatError, match="6 base64 strings"):
+        import_mnist(path)
+    bad = _keras_base64(nca)
+    bad[4] = bad[5]
+    path.write_text(json.dumps(bad))
+    with pytest.raises(ImportFormatError, match="do not fit"):
+        import_mnist(path)

@@ -1,12 +1,16 @@
-"""Importers for the models the Distill authors published with "Growing Neural Cellular Automata".
+"""Importers for the models the Distill authors published with their NCA articles.
 
-Two release formats are read:
+"Growing Neural Cellular Automata", two release formats:
 - a TF.js graph model (``model.json``): float32 ``Const`` nodes w1 (1,1,3C,H), b1 (H,),
   w2 (1,1,H,C), b2 (C,), in Keras layout (input features x output channels) with
   features interleaved per channel [id, sx, sy] -- our order;
 - the quantised WebGL demo format: a JSON list of two layers, each a uint8 matrix of
   (in_ch + 1) x out_ch rows (the last row the bias) with ``weight_scale`` and
   ``bias_scale``; the first layer's rows are grouped by filter [all id | all sx | all sy].
+
+"Self-classifying MNIST Digits": a JSON list of 6 base64 strings, the raw little-endian
+float32 bytes of k1 (3,3,20,80), b1 (80), k2 (1,1,80,80), b2 (80), k3 (1,1,80,19),
+b3 (19), kernels in Keras layout (height, width, in, out).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import numpy as np
 import torch
 
 from ncaforge.core.nca import NCA
+from ncaforge.models.classifier import ClassifierConfig, build_classifier
 from ncaforge.models.growing import GrowingConfig, build_growing
 
 
@@ -120,3 +125,33 @@ def import_growing(path: str | Path) -> tuple[NCA, str]:
         last.weight.copy_(torch.from_numpy(np.ascontiguousarray(w2.T))[:, :, None, None])
         last.bias.copy_(torch.from_numpy(b2.copy()))
     return nca, fmt
+
+
+def import_mnist(path: str | Path) -> NCA:
+    """Read a published self-classifying MNIST model (6 base64 float32 arrays)."""
+    doc = _read_json(path)
+    if not (isinstance(doc, list) and len(doc) == 6 and all(isinstance(a, str) for a in doc)):
+        raise ImportFormatError(f"{path}: expected a JSON list of 6 base64 strings (k1, b1, k2, b2, k3, b3)")
+    try:
+        flat = [np.frombuffer(base64.b64decode(a, validate=True), dtype="<f4") for a in doc]
+    except ValueError as e:
+        raise ImportFormatError(f"{path}: not base64 float32 data: {e}") from e
+    b1, b2, b3 = flat[1], flat[3], flat[5]
+    features, hidden, mutable = len(b1), len(b2), len(b3)
+    channels = mutable + 1
+    shapes = [(3, 3, channels, features), (features,), (1, 1, features, hidden), (hidden,),
+              (1, 1, hidden, mutable), (mutable,)]
+    if any(a.size != int(np.prod(shape)) for a, shape in zip(flat, shapes, strict=True)):
+        raise ImportFormatError(f"{path}: array sizes {[a.size for a in flat]} do not fit k1 (3,3,C,F), "
+                                "b1 (F), k2 (1,1,F,H), b2 (H), k3 (1,1,H,C-1), b3 (C-1)")
+    k1, k2, k3 = (torch.from_numpy(flat[i].reshape(shapes[i]).copy()).permute(3, 2, 0, 1) for i in (0, 2, 4))
+    nca = build_classifier(ClassifierConfig(channels=channels, features=features, hidden=hidden))
+    first, last = nca.update.net[0], nca.update.net[-1]
+    with torch.no_grad():
+        nca.perception.conv.weight.copy_(k1)
+        nca.perception.conv.bias.copy_(torch.from_numpy(b1.copy()))
+        first.weight.copy_(k2)
+        first.bias.copy_(torch.from_numpy(b2.copy()))
+        last.weight.copy_(k3)
+        last.bias.copy_(torch.from_numpy(b3.copy()))
+    return nca
