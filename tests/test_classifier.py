@@ -171,7 +171,8 @@ def _keras_base64(nca):
     first, last = nca.update.net[0], nca.update.net[-1]
     arrays = [nca.perception.conv.weight.permute(2, 3, 1, 0), nca.perception.conv.bias,
               first.weight.permute(2, 3, 1, 0), first.bias, last.weight.permute(2, 3, 1, 0), last.bias]
-    return [base64.b64encode(a.detach().contiguous().numpy().astype("<f4").tobytes()).decode() for a in arrays]
+    return [base64.b64encode(a.detach().contiguous().numpy().astype("<f4").tobytes()).decode()
+            for a in arrays]
 
 
 def test_import_distill_mnist_reproduces_the_model(tmp_path):
