@@ -200,3 +200,31 @@ def test_import_distill_mnist_reproduces_the_model(tmp_path):
     path.write_text(json.dumps(bad))
     with pytest.raises(ImportFormatError, match="do not fit"):
         import_mnist(path)
+
+
+def test_classify_writes_both_animations(tmp_path):
+    from click.testing import CliRunner
+
+    from ncaforge.cli import main
+    from ncaforge.io import checkpoint as ckpt
+    from test_mnist_data import _idx_dir
+
+    _idx_dir(tmp_path, n_train=2, n_test=5)
+    ckpt.save(tmp_path / "model", _model())
+    result = CliRunner().invoke(main, ["classify", "--model", str(tmp_path / "model"), "--mnist-dir",
+                                       str(tmp_path), "--digits", "2", "--steps", "6", "--out",
+                                       str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    for name in ("classify.gif", "reclassify.gif", "legend.png"):
+        assert (tmp_path / "out" / name).exists()
+
+
+def test_class_colours_follow_the_votes():
+    from ncaforge.render.classes import CLASS_COLOURS, class_rgb
+
+    nca = _model()
+    x = digit_state(nca, torch.ones(1, 2, 2))
+    logits(nca, x)[0, 3] = 1.0  # every cell votes 3
+    logits(nca, x)[0, 7, 0, 0] = 2.0  # but the top-left one votes 7
+    rgb = class_rgb(nca, x)
+    assert torch.allclose(rgb[0, :, 0, 0], CLASS_COLOURS[7]) and torch.allclose(rgb[0, :, 1, 1], CLASS_COLOURS[3])

