@@ -227,4 +227,5 @@ def test_class_colours_follow_the_votes():
     logits(nca, x)[0, 3] = 1.0  # every cell votes 3
     logits(nca, x)[0, 7, 0, 0] = 2.0  # but the top-left one votes 7
     rgb = class_rgb(nca, x)
-    assert torch.allclose(rgb[0, :, 0, 0], CLASS_COLOURS[7]) and torch.allclose(rgb[0, :, 1, 1], CLASS_COLOURS[3])
+    assert torch.allclose(rgb[0, :, 0, 0], CLASS_COLOURS[7])
+    assert torch.allclose(rgb[0, :, 1, 1], CLASS_COLOURS[3])

@@ -324,7 +324,8 @@ def classify(model_spec: str, mnist_dir: Path | None, digits: int, steps: int, e
         second = first.roll(1, 0)
     frames, after = classification_frames(model, digit_state(model, first), second, steps, every, g, scale)
     out.mkdir(parents=True, exist_ok=True)
-    files = [*write_animation(frames, out / "classify", fps), *write_animation(after, out / "reclassify", fps)]
+    files = [*write_animation(frames, out / "classify", fps),
+             *write_animation(after, out / "reclassify", fps)]
     iio.imwrite(out / "legend.png", legend())
     for f in [*files, out / "legend.png"]:
         click.echo(f"wrote {f}")
