@@ -34,11 +34,15 @@ class Group:
         return n // self.world
 
     def gather(self, t: torch.Tensor) -> torch.Tensor:
-        """Every rank's ``t`` (same shape on all), concatenated along dim 0 in rank order."""
+        """Every rank's ``t`` (same shape on all), concatenated along dim 0 in rank order.
+
+        Collectives run on this rank's device (NCCL takes GPU tensors only).
+        """
         if self.world == 1:
             return t
+        t = t.to(self.device).contiguous()
         parts = [torch.empty_like(t) for _ in range(self.world)]
-        dist.all_gather(parts, t.contiguous())
+        dist.all_gather(parts, t)
         return torch.cat(parts)
 
     def mine(self, t: torch.Tensor) -> torch.Tensor:
@@ -46,7 +50,9 @@ class Group:
         return t.chunk(self.world)[self.rank] if self.world > 1 else t
 
     def sum(self, t: torch.Tensor) -> torch.Tensor:
+        """``t`` summed over all ranks (on this rank's device)."""
         if self.world > 1:
+            t = t.to(self.device)
             dist.all_reduce(t)
         return t
 

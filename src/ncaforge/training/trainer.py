@@ -101,13 +101,12 @@ class Trainer:
     # ----- checkpoints -------------------------------------------------------
     def _train_state(self) -> dict[str, torch.Tensor]:
         """Everything needed to resume; sharded state and RNGs gathered from every rank."""
-        tensors = {"generator": self.group.gather(self.generator.get_state())}
+        tensors = {"generator": self.group.gather(self.generator.get_state()).cpu()}
         for i, p in enumerate(self.params):
             for key, value in self.optimizer.state.get(p, {}).items():
                 tensors[f"optim.{i}.{key}"] = torch.as_tensor(value).detach().cpu()
-        sharded = getattr(self.objective, "sharded", ())
         for key, value in self.objective.state_dict().items():
-            value = self.group.gather(value) if key in sharded else value
+            value = self.group.gather(value) if key in self.objective.sharded else value
             tensors[f"objective.{key}"] = value.detach().cpu().contiguous()
         return tensors
 
@@ -150,9 +149,8 @@ class Trainer:
             state = {k.split(".", 2)[2]: v for k, v in tensors.items() if k.startswith(f"optim.{i}.")}
             if state:
                 self.optimizer.state[p] = state
-        sharded = getattr(self.objective, "sharded", ())
         state = {k[len("objective."):]: v for k, v in tensors.items() if k.startswith("objective.")}
-        self.objective.load_state_dict({k: self.group.mine(v) if k in sharded else v
+        self.objective.load_state_dict({k: self.group.mine(v) if k in self.objective.sharded else v
                                         for k, v in state.items()})
         self.iteration, self.elapsed = int(meta["iteration"]), float(meta["elapsed"])
         log = self.run_dir / "metrics.jsonl"
