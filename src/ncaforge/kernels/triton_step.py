@@ -1,7 +1,7 @@
 """Fused GPU step (Triton): perception + MLP + fire in one kernel, alive masking in a second.
 
 The forward kernel reads each cell's 3x3 neighbourhood, applies the filter bank,
-runs the MLP in registers (two matrix products on tensor cores) and writes the
+runs the MLP in registers (two tl.dot products) and writes the
 fired update with the pre-update alive test. Alive masking after the update needs
 the neighbours' *new* alpha, which only exists once every cell has been written,
 so it is a second, light kernel. The backward kernel recomputes the hidden layer
