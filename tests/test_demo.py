@@ -27,3 +27,17 @@ def test_demo_writes_a_report_with_media_and_figures(tmp_path, disc_png):
     assert (tmp_path / "grow_damage_regrow.gif").stat().st_size > 0
     figures = json.loads((tmp_path / "eval.json").read_text())
     assert set(figures) >= {"mse_100", "mse_200", "persistence_max_mse", "regen_mse"}
+
+
+def test_demo_adds_the_mnist_section_when_given_a_classifier(tmp_path, disc_png):
+    from ncaforge.models.classifier import ClassifierConfig, build_classifier
+    from test_classifier import _bars
+
+    nca = random_growing(hidden=16, scale=0.02)
+    classifier = build_classifier(ClassifierConfig(channels=12, classes=2, features=16, hidden=16))
+    images, labels = _bars(20)
+    index = run_demo(nca, load_target(disc_png, size=10, pad=3), tmp_path, mnist=(classifier, images, labels))
+    html = index.read_text()
+    assert "Self-classifying MNIST digits" in html and "mnist_classify.gif" in html
+    figures = json.loads((tmp_path / "mnist_eval.json").read_text())
+    assert 0 <= figures["total_agreement_200"] <= 1

@@ -574,12 +574,22 @@ def demo(model_spec: str, out: Path, seed: int) -> None:
     """Grow, cut and regrow the lizard: a report.
 
     Writes out/demo/index.html with the animation, the error curve and the
-    evaluation figures.
+    evaluation figures; with the zoo's MNIST classifier, also digits classifying
+    themselves and a mutation.
     """
+    from ncaforge import zoo
+    from ncaforge.data.mnist import MnistError, load_mnist
     from ncaforge.demo import run_demo
 
     model = _load_model(model_spec, "growing")
-    index = run_demo(model, _target_for(model, None, None, None), out, seed, model_spec)
+    mnist = None
+    if "mnist" in zoo.names():  # the self-classifying digits, when the zoo has a classifier
+        try:
+            images, labels = (torch.from_numpy(a) for a in load_mnist().split("test"))
+            mnist = (_load_model("mnist", "classifier"), images, labels)
+        except MnistError as e:
+            click.echo(f"(no MNIST section: {e})")
+    index = run_demo(model, _target_for(model, None, None, None), out, seed, model_spec, mnist)
     click.echo(f"wrote {index}")
 
 
