@@ -6,8 +6,9 @@
 For each grid size, one table (same process, same machine) of forward cell updates
 per second and training iterations per second (80-step rollout + backward + Adam)
 for the naive eager reference, each fast path, and the CAX peer when its
-environment exists (`make bench-env`); then the MNIST-classifier-shaped NCA
-(20 channels, learned 3x3 perception to 80 features, hidden 80; 20-step training
+environment exists (`make bench-env`; first size only: CAX needs minutes per training
+iteration); then the self-classifying MNIST model (20 channels, learned 3x3 perception
+to 80 features, hidden 80, a digit's share of living cells; 20-step training
 iterations); then, with --memory, peak memory of one training iteration at 96 and
 384 steps.
 """
@@ -42,7 +43,7 @@ def main() -> None:
         rows = bench.measure(w, args.steps, repeats=args.repeats if side <= 128 else 1,
                              compile_step=args.compile and side == args.sizes[0])
         peer = None
-        if side <= 128 and args.cax_python.exists():  # CAX trains at minutes per iteration
+        if side == args.sizes[0] and args.cax_python.exists():  # CAX trains at minutes per iteration
             peer = bench.cax_peer(args.cax_python, (side, side), args.batch, args.steps)
         print(bench.table(rows + ([peer] if peer else []),
                           f"{w.name}, forward {args.steps} steps, training {w.train_steps} steps, {env}"))
