@@ -59,11 +59,6 @@ class NCA(nn.Module):
         """The proposed change of the mutable channels of every cell, before noise and masks."""
         return self.update(self.perception(x))
 
-    def fire(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Draw this step's (B, 1, H, W) fire mask for state ``x``."""
-        b, _, h, w = x.shape
-        return fire_mask((b, h, w), self.fire_rate, x.device, generator)
-
     def draw(self, grid: tuple[int, int, int], device: torch.device,
              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """One step's randomness for a (B, H, W) grid: the fire mask, then the noise (or None).
