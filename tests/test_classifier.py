@@ -187,11 +187,22 @@ def test_import_distill_mnist_reproduces_the_model(tmp_path):
         nca.perception.conv.weight.normal_(0, 0.2)
     path = tmp_path / "mnist.json"
     path.write_text(json.dumps(_keras_base64(nca)))
-    imported = import_mnist(path)
-    assert imported.config.features == 16 and imported.config.channels == 20
+    imported, fmt = import_mnist(path)
+    assert fmt == "base64-arrays" and imported.config.features == 16 and imported.config.channels == 20
     x = digit_state(nca, _digits())
     ours, theirs = (m.rollout(x, 4, torch.Generator().manual_seed(2)) for m in (nca, imported))
     assert torch.equal(ours, theirs)
+    # the same arrays as a TF.js graph model's Const nodes, in a shuffled order, among other nodes
+    shapes = [(3, 3, 20, 16), (16,), (1, 1, 16, 16), (16,), (1, 1, 16, 19), (19,)]
+    nodes = [{"name": "x", "op": "Placeholder"}]
+    for i in (4, 0, 5, 2, 1, 3):
+        nodes.append({"name": f"c{i}", "op": "Const", "attr": {"value": {"tensor": {
+            "dtype": "DT_FLOAT", "tensorShape": {"dim": [{"size": str(d)} for d in shapes[i]]},
+            "tensorContent": _keras_base64(nca)[i]}}}})
+    path.write_text(json.dumps({"format": "graph-model", "modelTopology": {"node": nodes}}))
+    imported, fmt = import_mnist(path)
+    assert fmt == "tfjs-graph-model"
+    assert torch.equal(imported.rollout(x, 4, torch.Generator().manual_seed(2)), ours)
     path.write_text(json.dumps(_keras_base64(nca)[:5]))
     with pytest.raises(ImportFormatError, match="6 base64 strings"):
         import_mnist(path)

@@ -452,17 +452,17 @@ def import_distill_growing(file: Path, out: Path) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 def import_distill_mnist(file: Path, out: Path) -> None:
-    """A self-classifying MNIST model from the Distill article (JSON list of 6 base64 arrays)."""
+    """A self-classifying MNIST model from the Distill article (6 base64 arrays or TF.js JSON)."""
     from ncaforge.io import checkpoint as ckpt
     from ncaforge.io.distill import ImportFormatError, import_mnist
 
     try:
-        model = import_mnist(file)
+        model, fmt = import_mnist(file)
     except ImportFormatError as e:
         _fail(str(e))
-    ckpt.save(out, model, {"imported_from": str(file), "format": "distill-mnist-base64",
+    ckpt.save(out, model, {"imported_from": str(file), "format": fmt,
                            "command": "nca " + shlex.join(sys.argv[1:])})
-    click.echo(f"imported {file} ({model.layout.channels} channels) -> {out}")
+    click.echo(f"imported {file} ({fmt}, {model.layout.channels} channels) -> {out}")
 
 
 # ----------------------------------------------------------------------------- zoo

@@ -10,7 +10,8 @@
 
 "Self-classifying MNIST Digits": a JSON list of 6 base64 strings, the raw little-endian
 float32 bytes of k1 (3,3,20,80), b1 (80), k2 (1,1,80,80), b2 (80), k3 (1,1,80,19),
-b3 (19), kernels in Keras layout (height, width, in, out).
+b3 (19), kernels in Keras layout (height, width, in, out); or the article's TF.js graph
+model holding the same arrays as Const nodes.
 """
 
 from __future__ import annotations
@@ -127,15 +128,43 @@ def import_growing(path: str | Path) -> tuple[NCA, str]:
     return nca, fmt
 
 
-def import_mnist(path: str | Path) -> NCA:
-    """Read a published self-classifying MNIST model (6 base64 float32 arrays)."""
+def _mnist_from_tfjs(doc: dict) -> list[np.ndarray]:
+    """k1, b1, k2, b2, k3, b3 of a TF.js graph model, matched by shape among its float Consts."""
+    consts = _tfjs_consts(doc)
+    k1 = next((t for t in consts if t.ndim == 4 and t.shape[:2] == (3, 3)), None)
+    ones = [t for t in consts if t.ndim == 4 and t.shape[:2] == (1, 1)]
+    if k1 is None or len(ones) != 2:
+        raise ImportFormatError("TF.js model: expected a 3x3 kernel and two 1x1 kernels among the float "
+                                f"Const nodes, found {[t.shape for t in consts if t.ndim == 4]}")
+    k3, k2 = ones if ones[0].shape[3] == k1.shape[2] - 1 else ones[::-1]  # k3 writes C - 1 channels
+    biases = [t for t in consts if t.ndim == 1]  # equal widths are taken in node order
+    out = [k1, None, k2, None, k3, None]
+    for i, kernel in ((1, k1), (3, k2), (5, k3)):
+        out[i] = next((b for b in biases if b.shape[0] == kernel.shape[3]
+                       and not any(b is o for o in out)), None)
+        if out[i] is None:
+            raise ImportFormatError(f"TF.js model: no bias of width {kernel.shape[3]}")
+    return out
+
+
+def import_mnist(path: str | Path) -> tuple[NCA, str]:
+    """Read a published self-classifying MNIST model; returns (model, format name).
+
+    Formats: a JSON list of 6 base64 float32 arrays (k1, b1, k2, b2, k3, b3), or a TF.js
+    graph model (the article's ``model.json``) whose float Consts are those arrays.
+    """
     doc = _read_json(path)
-    if not (isinstance(doc, list) and len(doc) == 6 and all(isinstance(a, str) for a in doc)):
-        raise ImportFormatError(f"{path}: expected a JSON list of 6 base64 strings (k1, b1, k2, b2, k3, b3)")
-    try:
-        flat = [np.frombuffer(base64.b64decode(a, validate=True), dtype="<f4") for a in doc]
-    except ValueError as e:
-        raise ImportFormatError(f"{path}: not base64 float32 data: {e}") from e
+    if isinstance(doc, dict) and "modelTopology" in doc:
+        fmt, flat = "tfjs-graph-model", [a.reshape(-1) for a in _mnist_from_tfjs(doc)]
+    elif isinstance(doc, list) and len(doc) == 6 and all(isinstance(a, str) for a in doc):
+        try:
+            fmt, flat = "base64-arrays", [np.frombuffer(base64.b64decode(a, validate=True), dtype="<f4")
+                                          for a in doc]
+        except ValueError as e:
+            raise ImportFormatError(f"{path}: not base64 float32 data: {e}") from e
+    else:
+        raise ImportFormatError(f"{path}: expected a JSON list of 6 base64 strings (k1, b1, k2, b2, k3, "
+                                "b3) or a TF.js graph model")
     b1, b2, b3 = flat[1], flat[3], flat[5]
     features, hidden, mutable = len(b1), len(b2), len(b3)
     channels = mutable + 1
@@ -154,4 +183,4 @@ def import_mnist(path: str | Path) -> NCA:
         first.bias.copy_(torch.from_numpy(b2.copy()))
         last.weight.copy_(k3)
         last.bias.copy_(torch.from_numpy(b3.copy()))
-    return nca
+    return nca, fmt
