@@ -13,6 +13,7 @@ touches about a quarter of the cells.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import torch
@@ -31,6 +32,7 @@ def supports(nca: NCA) -> bool:
         nca.update, UpdateMLP)
 
 
+@functools.lru_cache(maxsize=8)  # built once per grid shape: rollouts of one step at a time are common
 def neighbour_table(b: int, h: int, w: int, circular: bool, device: torch.device) -> torch.Tensor:
     """(B*H*W, 9) row indices of each cell's 3x3 neighbours in a flat (B*H*W + 1, C) state.
 
@@ -71,7 +73,6 @@ class ActiveCellStepper:
         self.nca = nca
         self.circular = nca.circular
         self.linears = [m for m in nca.update.net if isinstance(m, torch.nn.Conv2d)]
-        self._tables: dict[tuple, torch.Tensor] = {}
         self._matrix: torch.Tensor | None = None
 
     def _features(self, neigh: torch.Tensor) -> torch.Tensor:
@@ -92,12 +93,6 @@ class ActiveCellStepper:
                 h = torch.relu(h)
         return h
 
-    def _table(self, b: int, h: int, w: int, device: torch.device) -> torch.Tensor:
-        key = (b, h, w, device)
-        if key not in self._tables:
-            self._tables[key] = neighbour_table(b, h, w, self.circular, device)
-        return self._tables[key]
-
     def step(self, x: torch.Tensor, fire: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """One step of a channels-last state ``x`` with a (B, H, W) fire mask and (B, M, H, W) noise."""
         nca, (b, h, w, c) = self.nca, x.shape
@@ -111,7 +106,7 @@ class ActiveCellStepper:
         idx = active.reshape(-1).nonzero().squeeze(1)
         flat = x.reshape(-1, c)
         padded = F.pad(flat, (0, 0, 0, 1))  # the zero row that off-grid neighbours read
-        rows = self._table(b, h, w, x.device).index_select(0, idx).reshape(-1)
+        rows = neighbour_table(b, h, w, self.circular, x.device).index_select(0, idx).reshape(-1)
         neigh = padded.index_select(0, rows).view(-1, 9 * c)
         delta = self._delta(neigh)  # every active cell fires
         if noise is not None:
