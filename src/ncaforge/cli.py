@@ -431,21 +431,26 @@ def import_() -> None:
     """Convert models published by others into ncaforge checkpoints."""
 
 
+def _import(reader_name: str, file: Path, out: Path) -> None:
+    """Read ``file`` with ``ncaforge.io.distill.<reader_name>`` and save it as a checkpoint."""
+    from ncaforge.io import checkpoint as ckpt
+    from ncaforge.io import distill
+
+    try:
+        model, fmt = getattr(distill, reader_name)(file)
+    except distill.ImportFormatError as e:
+        _fail(str(e))
+    ckpt.save(out, model, {"imported_from": str(file), "format": fmt,
+                           "command": "nca " + shlex.join(sys.argv[1:])})
+    click.echo(f"imported {file} ({fmt}, {model.layout.channels} channels) -> {out}")
+
+
 @import_.command("distill-growing")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 def import_distill_growing(file: Path, out: Path) -> None:
     """A Growing-CA model from the Distill article (TF.js graph JSON or quantised WebGL JSON)."""
-    from ncaforge.io import checkpoint as ckpt
-    from ncaforge.io.distill import ImportFormatError, import_growing
-
-    try:
-        model, fmt = import_growing(file)
-    except ImportFormatError as e:
-        _fail(str(e))
-    ckpt.save(out, model, {"imported_from": str(file), "format": fmt,
-                           "command": "nca " + shlex.join(sys.argv[1:])})
-    click.echo(f"imported {file} ({fmt}, {model.layout.channels} channels) -> {out}")
+    _import("import_growing", file, out)
 
 
 @import_.command("distill-mnist")
@@ -453,16 +458,7 @@ def import_distill_growing(file: Path, out: Path) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 def import_distill_mnist(file: Path, out: Path) -> None:
     """A self-classifying MNIST model from the Distill article (6 base64 arrays or TF.js JSON)."""
-    from ncaforge.io import checkpoint as ckpt
-    from ncaforge.io.distill import ImportFormatError, import_mnist
-
-    try:
-        model, fmt = import_mnist(file)
-    except ImportFormatError as e:
-        _fail(str(e))
-    ckpt.save(out, model, {"imported_from": str(file), "format": fmt,
-                           "command": "nca " + shlex.join(sys.argv[1:])})
-    click.echo(f"imported {file} ({fmt}, {model.layout.channels} channels) -> {out}")
+    _import("import_mnist", file, out)
 
 
 # ----------------------------------------------------------------------------- zoo
