@@ -24,10 +24,12 @@ REPORT_STEPS = (20, 100, 200)
 def judge(nca: NCA, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per digit: (correct cells, digit cells, predicted class by majority of cells)."""
     living = nca.living(x)[:, 0]
-    pred = logits(nca, x).argmax(1)
-    correct = ((pred == labels[:, None, None]) & living).sum((1, 2))
-    votes = torch.nn.functional.one_hot(pred, nca.config.classes) * living[..., None]
-    return correct, living.sum((1, 2)), votes.sum((1, 2)).argmax(1)
+    digit, row, col = living.nonzero(as_tuple=True)  # only digit cells vote
+    pred = logits(nca, x)[digit, :, row, col].argmax(1)
+    classes, n = nca.config.classes, len(x)
+    votes = torch.bincount(digit * classes + pred, minlength=n * classes).view(n, classes)
+    correct = votes.gather(1, labels[:, None])[:, 0]
+    return correct, votes.sum(1), votes.argmax(1)
 
 
 @dataclass
