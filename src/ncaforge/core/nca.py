@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from ncaforge.core.layout import Layout
 from ncaforge.core.life import alive_mask, fire_mask
+from ncaforge.core.rollout import run_rollout
 from ncaforge.core.seeds import single_seed
 
 IMPLEMENTATIONS = ("auto", "reference", "active", "triton")
@@ -73,12 +73,16 @@ class NCA(nn.Module):
                                  device=device) * self.noise
 
     def step(self, x: torch.Tensor, fire: torch.Tensor | None = None,
-             generator: torch.Generator | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
-        """One update of every cell (the reference); ``fire`` and ``noise`` fix the randomness if given."""
+             generator: torch.Generator | None = None, noise: torch.Tensor | None = None,
+             delta: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        """One update of every cell (the reference); ``fire`` and ``noise`` fix the randomness if given.
+
+        ``delta`` replaces this rule's :meth:`delta` (a population of rules: see interventions).
+        """
         if fire is None:
             fire, noise = self.draw((x.shape[0], x.shape[2], x.shape[3]), x.device, generator)
         pre = self.alive(x)
-        d = self.delta(x)
+        d = (delta or self.delta)(x)
         if noise is not None:
             d = d + noise
         living = self.living(x)
@@ -138,44 +142,8 @@ class NCA(nn.Module):
         all of them compute the same rollout, and calling ``rollout`` twice equals one
         call of the summed length.
         """
-        to_internal, step, to_bchw = self._stepper(impl, x.device)
-        if generator is None or generator.device != x.device:
-            # no generator, or one on another device (a CPU one driving a GPU rollout):
-            # seed a generator here from it, or from torch's global RNG
-            seed = int(torch.randint(0, 2**62, (), generator=generator).item())
-            generator = torch.Generator(device=x.device).manual_seed(seed)
-        k = checkpoint_every if torch.is_grad_enabled() else 0
-        sizes = [] if not k else [k * k, k] if steps > k * k else [k]
-        grid = (x.shape[0], x.shape[2], x.shape[3])
-
-        def run(z: torch.Tensor, state: torch.Tensor, n: int, sizes: list[int]
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-            """n steps from z with fires drawn from a generator at ``state``; returns (z, end state)."""
-            g = torch.Generator(device=x.device)
-            g.set_state(state)
-            if not sizes:
-                for _ in range(n):
-                    z = step(z, *self.draw(grid, x.device, g))
-                return z, g.get_state()
-            done = 0
-            while done < n:
-                m = min(sizes[0], n - done)
-                z, state = checkpoint(run, z, g.get_state(), m, sizes[1:], use_reentrant=False)
-                g.set_state(state)
-                done += m
-            return z, g.get_state()
-
-        z, state = to_internal(x), generator.get_state()
-        if not trajectory:
-            z, state = run(z, state, steps, sizes)
-            generator.set_state(state)
-            return to_bchw(z)
-        states = [x]
-        for _ in range(steps):
-            z, state = run(z, state, 1, sizes[-1:])
-            states.append(to_bchw(z))
-        generator.set_state(state)
-        return states[-1], torch.stack(states)
+        return run_rollout(self._stepper(impl, x.device), self.draw, x, steps, generator, trajectory,
+                           checkpoint_every)
 
     def seed(self, batch: int, height: int, width: int) -> torch.Tensor:
         """The standard seed state of this model's layout on this model's device."""

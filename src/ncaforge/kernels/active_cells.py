@@ -93,8 +93,22 @@ class ActiveCellStepper:
                 h = torch.relu(h)
         return h
 
-    def step(self, x: torch.Tensor, fire: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
-        """One step of a channels-last state ``x`` with a (B, H, W) fire mask and (B, M, H, W) noise."""
+    def alive(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The (B, H, W, 1) mask of a channels-last state's alive (or living) cells; None: all are."""
+        layout, thr = self.nca.layout, self.nca.alive_threshold
+        if layout.alpha is not None:
+            return dilate(x[..., layout.alpha] > thr, self.circular).unsqueeze(-1)
+        if layout.living is not None:
+            return x[..., layout.living : layout.living + 1] > thr
+        return None
+
+    def step(self, x: torch.Tensor, fire: torch.Tensor, noise: torch.Tensor | None = None,
+             adversary: ActiveCellStepper | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """One step of a channels-last state ``x`` with a (B, H, W) fire mask and (B, M, H, W) noise.
+
+        With ``adversary`` and a (B, H, W) bool ``mask``, the cells of the mask update with the
+        adversary's rule instead (see interventions/injection.py).
+        """
         nca, (b, h, w, c) = self.nca, x.shape
         layout, thr = nca.layout, nca.alive_threshold
         active, pre = fire.bool(), None
@@ -108,7 +122,14 @@ class ActiveCellStepper:
         padded = F.pad(flat, (0, 0, 0, 1))  # the zero row that off-grid neighbours read
         rows = neighbour_table(b, h, w, self.circular, x.device).index_select(0, idx).reshape(-1)
         neigh = padded.index_select(0, rows).view(-1, 9 * c)
-        delta = self._delta(neigh)  # every active cell fires
+        if adversary is None or mask is None:
+            delta = self._delta(neigh)  # every active cell fires
+        else:  # each rule computes only its own cells
+            theirs = mask.reshape(-1).index_select(0, idx)
+            mine, theirs = (~theirs).nonzero().squeeze(1), theirs.nonzero().squeeze(1)
+            delta = neigh.new_zeros(len(idx), len(layout.mutable))
+            delta = delta.index_copy(0, mine, self._delta(neigh.index_select(0, mine)))
+            delta = delta.index_copy(0, theirs, adversary._delta(neigh.index_select(0, theirs)))
         if noise is not None:
             delta = delta + noise.permute(0, 2, 3, 1).reshape(-1, delta.shape[1]).index_select(0, idx)
         if layout.readonly:
