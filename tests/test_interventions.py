@@ -154,3 +154,14 @@ def test_incompatible_interventions_are_refused():
         Intervened(host, adversary=build_classifier())
     with pytest.raises(ValueError, match="mask"):
         Intervened(host, adversary=random_growing()).step(_state(), mask=torch.ones(2, 1, 3, 3))
+
+
+def test_a_perturbation_checkpoint_round_trips(tmp_path):
+    from ncaforge.io import checkpoint as ckpt
+
+    p = _random_perturbation()
+    ckpt.save(tmp_path / "p", p, {"host": "lizard"})
+    q = ckpt.load(tmp_path / "p", family="perturbation")
+    assert isinstance(q, Perturbation) and torch.equal(q.matrix, p.matrix)
+    with pytest.raises(ckpt.CheckpointError, match="perturbation"):
+        ckpt.load(tmp_path / "p", family="growing")

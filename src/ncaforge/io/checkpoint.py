@@ -41,7 +41,7 @@ def model_config(nca: NCA, provenance: dict[str, Any] | None = None) -> dict[str
         "format_version": FORMAT_VERSION,
         "family": family_of(nca),
         "config": nca.config.to_dict(),
-        "layout": nca.layout.to_dict(),
+        "layout": nca.layout.to_dict() if hasattr(nca, "layout") else None,
         "feature_order": FEATURE_ORDER,
         "ncaforge_version": __version__,
         "provenance": provenance or {},
