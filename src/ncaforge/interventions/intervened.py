@@ -98,3 +98,10 @@ class Intervened(nn.Module):
 
     def seed(self, batch: int, height: int, width: int) -> torch.Tensor:
         return self.host.seed(batch, height, width)
+
+    @property
+    def trained(self) -> nn.Module:
+        """The one module an attack trains: the adversary or the perturbation."""
+        if (self.adversary is None) == (self.perturbation is None):
+            raise ValueError("an attack trains exactly one of an adversary and a perturbation")
+        return self.adversary if self.adversary is not None else self.perturbation

@@ -5,6 +5,10 @@ are replaced by fresh digits and some are *mutated* (a new digit under the old
 states, which survive on its pixels), so the cells learn to reach, keep and revise
 agreement. The L2 loss of the original compares the logits with the one-hot target
 on digit cells and with zero elsewhere; cross-entropy on digit cells is an option.
+
+With ``attack`` (a frozen host classifier under an adversary) the same objective
+trains the adversary: every sample carries a mask of adversarial cells (kept for
+mutated samples, new for fresh ones) and the target is ``target_class`` everywhere.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from ncaforge.core.nca import NCA
+from ncaforge.interventions.injection import MaskPool
+from ncaforge.interventions.intervened import Intervened
 from ncaforge.models.classifier import digit_state, logits
 
 LOSSES = ("l2", "ce")
@@ -42,11 +48,12 @@ class ClassifierObjective:
     their old states; the rest persist. Sizes are this process's (see GrowingObjective).
     """
 
-    sharded = ("pool", "labels")
+    sharded = ("pool", "labels", "masks")
 
     def __init__(self, model: NCA, images: torch.Tensor, labels: torch.Tensor, pool_size: int = 160,
                  batch_size: int = 16, steps: int = 20, fresh: int = 4, mutated: int = 4,
-                 loss: str = "l2", checkpoint_every: int = 0) -> None:
+                 loss: str = "l2", checkpoint_every: int = 0, attack: Intervened | None = None,
+                 fraction: float = 0.1, target_class: int | None = None) -> None:
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
         if images.ndim != 3 or labels.shape != images.shape[:1]:
@@ -55,13 +62,23 @@ class ClassifierObjective:
         if pool_size < batch_size or fresh + mutated > batch_size:
             raise ValueError(f"need pool_size >= batch_size >= fresh + mutated, got {pool_size}, "
                              f"{batch_size}, {fresh} + {mutated}")
-        self.model, self.forward_model = model, model
+        if attack is not None and (attack.adversary is None or target_class is None):
+            raise ValueError("an attack on a classifier needs an adversary and a target_class")
+        if target_class is not None and not 0 <= target_class < model.config.classes:
+            raise ValueError(f"target_class must be in 0..{model.config.classes - 1}, got {target_class}")
+        self.host, self.target_class = model, target_class
+        self.model = model if attack is None else attack.trained  # what learns and is saved
+        self.forward_model = model if attack is None else attack  # the trainer may wrap it in DDP
         self.device = next(model.parameters()).device
         self.images, self.labels_all = images, labels
         self.batch_size, self.steps, self.fresh, self.mutated = batch_size, steps, fresh, mutated
         self.loss_name, self.checkpoint_every = loss, checkpoint_every
         generator = torch.Generator().manual_seed(0)
         self.pool, self.labels = self.draw_digits(pool_size, generator)
+        self.masks = None
+        if attack is not None:
+            h, w = images.shape[1:]
+            self.masks = MaskPool(pool_size, h, w, fraction, None, generator, self.device)
 
     def parameters(self) -> list[torch.nn.Parameter]:
         return list(self.model.parameters())
@@ -74,13 +91,15 @@ class ClassifierObjective:
     def draw_digits(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Fresh states and labels of ``n`` random training digits."""
         images, labels = self.digits(torch.randint(len(self.images), (n,), generator=generator))
-        return digit_state(self.model, images), labels
+        return digit_state(self.host, images), labels
 
     def per_sample_loss(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        out = logits(self.model, x)
+        if self.target_class is not None:
+            labels = torch.full_like(labels, self.target_class)
+        out = logits(self.host, x)
         if self.loss_name == "l2":
-            return (targets(self.model, x, labels) - out).pow(2).sum(dim=(1, 2, 3)) / 2
-        living = self.model.living(x)[:, 0]
+            return (targets(self.host, x, labels) - out).pow(2).sum(dim=(1, 2, 3)) / 2
+        living = self.host.living(x)[:, 0]
         ce = F.cross_entropy(out, labels[:, None, None].expand_as(living), reduction="none")
         return (ce * living).sum(dim=(1, 2)) / living.sum(dim=(1, 2)).clamp(min=1)
 
@@ -91,17 +110,27 @@ class ClassifierObjective:
         f, m = self.fresh, self.mutated
         x[:f], labels[:f] = self.draw_digits(f, generator)
         images, labels[f:f + m] = self.digits(torch.randint(len(self.images), (m,), generator=generator))
-        x[f:f + m] = mutate(self.model, x[f:f + m], images)
-        x = self.forward_model(x, self.steps, generator, checkpoint_every=self.checkpoint_every)
+        x[f:f + m] = mutate(self.host, x[f:f + m], images)
+        options: dict = {"checkpoint_every": self.checkpoint_every}
+        if self.masks is not None:  # fresh digits get new adversaries, mutated ones keep theirs
+            masks = self.masks.masks[idx].clone()
+            masks[:f] = self.masks.draw(f, generator)
+            self.masks.masks[idx] = options["mask"] = masks
+        x = self.forward_model(x, self.steps, generator, **options)
         loss = self.per_sample_loss(x, labels).mean()
         self.pool[idx], self.labels[idx] = x.detach(), labels
         return loss, x
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"pool": self.pool, "labels": self.labels}
+        state = {"pool": self.pool, "labels": self.labels}
+        if self.masks is not None:
+            state["masks"] = self.masks.state()
+        return state
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         if state["pool"].shape != self.pool.shape:
             raise ValueError(f"saved pool has shape {tuple(state['pool'].shape)}, this run "
                              f"expects {tuple(self.pool.shape)}")
         self.pool, self.labels = state["pool"].to(self.device), state["labels"].to(self.device)
+        if "masks" in state and self.masks is not None:
+            self.masks.load(state["masks"])

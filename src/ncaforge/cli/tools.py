@@ -1,0 +1,172 @@
+"""Import published models, browse the zoo, benchmark, and the demo."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+import torch
+
+from ncaforge.cli.common import fail, load_model, target_for
+
+
+@click.group("import")
+def import_() -> None:
+    """Convert models published by others into ncaforge checkpoints."""
+
+
+def _import(reader_name: str, file: Path, out: Path) -> None:
+    """Read ``file`` with ``ncaforge.io.distill.<reader_name>`` and save it as a checkpoint."""
+    from ncaforge.io import checkpoint as ckpt
+    from ncaforge.io import distill
+
+    try:
+        model, fmt = getattr(distill, reader_name)(file)
+    except distill.ImportFormatError as e:
+        fail(str(e))
+    ckpt.save(out, model, {"imported_from": str(file), "format": fmt,
+                           "command": "nca " + shlex.join(sys.argv[1:])})
+    click.echo(f"imported {file} ({fmt}, {model.layout.channels} channels) -> {out}")
+
+
+@import_.command("distill-growing")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+def import_distill_growing(file: Path, out: Path) -> None:
+    """A Growing-CA model from the Distill article (TF.js graph JSON or quantised WebGL JSON)."""
+    _import("import_growing", file, out)
+
+
+@import_.command("distill-mnist")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+def import_distill_mnist(file: Path, out: Path) -> None:
+    """A self-classifying MNIST model from the Distill article (6 base64 arrays or TF.js JSON)."""
+    _import("import_mnist", file, out)
+
+
+@click.group()
+def zoo() -> None:
+    """The bundled pretrained models."""
+
+
+@zoo.command("list")
+def zoo_list() -> None:
+    """Show the bundled models with how they were made."""
+    from ncaforge import zoo as zoo_mod
+
+    entries = zoo_mod.index()
+    if not entries:
+        click.echo("the zoo is empty")
+    for e in entries:
+        click.echo(f"{e['name']:<12} {e['family']:<10} {e['description']}")
+        for k, v in e.get("metrics", {}).items():
+            click.echo(f"{'':<24}{k} = {v:.6g}")
+
+
+@zoo.command("add")
+@click.argument("checkpoint", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--name", required=True)
+@click.option("--description", required=True)
+@click.option("--metrics", "metrics_json", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              required=True, help="JSON of figures from `nca eval ... --json`.")
+@click.option("--notes", default="", help="Free text for PROVENANCE.md.")
+def zoo_add(checkpoint: Path, name: str, description: str, metrics_json: Path, notes: str) -> None:
+    """(Maintainers) copy a trained checkpoint into the zoo of a source checkout."""
+    import json
+
+    from ncaforge import zoo as zoo_mod
+
+    figures = json.loads(metrics_json.read_text())
+    metrics = {k: v for k, v in figures.items() if isinstance(v, float)}
+    click.echo(f"added {zoo_mod.add(checkpoint, name, description, metrics, notes)}")
+
+
+@click.command()
+@click.option("--workload", type=click.Choice(["growing", "classifier"]), default="growing",
+              show_default=True, help="The growing lizard, or the self-classifying MNIST model.")
+@click.option("--size", nargs=2, type=int, default=None, help="Grid H W [72 72; classifier 28 28].")
+@click.option("--batch", type=int, default=None, help="Batch size [8; classifier 16].")
+@click.option("--steps", default=64, show_default=True, help="Steps per forward rollout.")
+@click.option("--repeats", default=3, show_default=True)
+@click.option("--compile", "compile_step", is_flag=True, help="Also time torch.compile of the step.")
+@click.option("--memory", is_flag=True, help="Also measure training memory at 96 vs 384 steps.")
+@click.option("--grad-checkpoint", default=8, show_default=True,
+              help="Block size for the --memory figures (0: no checkpointing).")
+@click.option("--cax-python", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Python of an environment with CAX (make bench-env: .venv-bench/bin/python) "
+                   "to add the peer row; its training takes minutes.")
+@click.option("--device", default="cuda" if torch.cuda.is_available() else "cpu", show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def bench(workload: str, size: tuple[int, int] | None, batch: int | None, steps: int, repeats: int,
+          compile_step: bool, memory: bool, grad_checkpoint: int, cax_python: Path | None, device: str,
+          json_path: Path | None) -> None:
+    """Step throughput: the reference and every fast path, side by side."""
+    from dataclasses import asdict
+
+    from ncaforge import bench as b
+    from ncaforge.io.atomic import write_json
+
+    if workload == "growing":
+        w = b.growing_workload(tuple(size or (72, 72)), batch or 8)
+    else:
+        w = b.classifier_workload(tuple(size or (28, 28)), batch or 16)
+    w.model.to(device)
+    w.state = w.state.to(device)
+    rows = b.measure(w, steps, repeats=repeats, compile_step=compile_step)
+    chosen = b.default_row(rows, w.model, w.state.device)
+    peer = None
+    if cax_python and workload == "growing" and w.state.device.type == "cpu":
+        peer = b.cax_peer(cax_python, tuple(w.state.shape[2:]), w.state.shape[0], steps)
+    click.echo(b.table(rows + ([peer] if peer else []),
+                       f"{w.name}, forward {steps} steps, training {w.train_steps} steps, "
+                       f"{torch.get_num_threads()} threads, {device}; default path: {chosen.path}"))
+    figures = {
+        "forward_cells_per_s": chosen.forward_cells_per_s,
+        "reference_forward_cells_per_s": rows[0].forward_cells_per_s,
+        "train_iters_per_s": chosen.train_iters_per_s,
+        "reference_train_iters_per_s": rows[0].train_iters_per_s,
+        "default_path": chosen.path, "workload": w.name, "size": list(w.state.shape[2:]),
+        "batch": w.state.shape[0], "steps": steps, "train_steps": w.train_steps,
+        "rows": [asdict(r) for r in rows], "peer": asdict(peer) if peer else None}
+    if memory:
+        size_hw = tuple(w.state.shape[2:])
+        short, long = (b.training_memory(size_hw, w.state.shape[0], n, grad_checkpoint) for n in (96, 384))
+        click.echo(f"training memory, growing NCA, blocks of {grad_checkpoint}: "
+                   f"96 steps {short / 2**20:.0f} MiB, "
+                   f"384 steps {long / 2**20:.0f} MiB ({long / short:.2f}x)")
+        figures["memory"] = {"grad_checkpoint": grad_checkpoint, "steps_96_bytes": short,
+                             "steps_384_bytes": long, "ratio": long / short}
+    if json_path:
+        write_json(json_path, figures)
+        click.echo(f"wrote {json_path}")
+
+
+@click.command()
+@click.option("--model", "model_spec", default="lizard", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/demo"),
+              show_default=True)
+@click.option("--seed", default=0, show_default=True)
+def demo(model_spec: str, out: Path, seed: int) -> None:
+    """Grow, cut and regrow the lizard: a report.
+
+    Writes out/demo/index.html with the animation, the error curve and the
+    evaluation figures; with the zoo's MNIST classifier, also digits classifying
+    themselves and a mutation.
+    """
+    from ncaforge import zoo
+    from ncaforge.data.mnist import MnistError, load_mnist
+    from ncaforge.demo import run_demo
+
+    model = load_model(model_spec, "growing")
+    mnist = None
+    if "mnist" in zoo.names():  # the self-classifying digits, when the zoo has a classifier
+        try:
+            images, labels = (torch.from_numpy(a) for a in load_mnist().split("test"))
+            mnist = (load_model("mnist", "classifier"), images, labels)
+        except MnistError as e:
+            click.echo(f"(no MNIST section: {e})")
+    index = run_demo(model, target_for(model, None, None, None), out, seed, model_spec, mnist)
+    click.echo(f"wrote {index}")
