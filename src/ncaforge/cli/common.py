@@ -23,11 +23,14 @@ def fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
 
-def training_options(iterations: int, lr: float, lr_drops: tuple[int, ...]) -> Callable:
-    """The options every `nca train` command shares, with the task's own schedule as defaults."""
+def training_options(iterations: int | None, lr: float | None, lr_drops: tuple[int, ...] | None) -> Callable:
+    """The options every training command shares, with the task's own schedule as defaults.
+
+    A default of None means the command picks one (e.g. by the host model's family).
+    """
     options = [
-        click.option("--iterations", default=iterations, show_default=True),
-        click.option("--lr", default=lr, show_default=True),
+        click.option("--iterations", type=int, default=iterations, show_default=True),
+        click.option("--lr", type=float, default=lr, show_default=True),
         click.option("--lr-drop", "lr_drops", multiple=True, type=int, default=lr_drops, show_default=True,
                      help="Iteration at which the learning rate is multiplied by 0.1 (repeatable)."),
         click.option("--seed", default=0, show_default=True),

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -94,4 +95,40 @@ def plot_confusion(matrix, path: str | Path, title: str = "label vs majority vot
     ax.set_xticks(range(m.shape[1]))
     ax.set_yticks(range(m.shape[0]))
     ax.set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
+def plot_phases(steps: list[int], curves: dict[str, list[float]], boundaries: list[int], path: str | Path,
+                ylabel: str = "RGBA MSE", log: bool = True) -> Path:
+    """Curves against step with the phase boundaries of a schedule (attack on / off) marked."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for name, values in curves.items():
+        dashed = name.startswith("host")
+        ax.plot(steps, values, lw=1.5, label=name.replace("_", " "), ls="--" if dashed else "-")
+    for b in boundaries:
+        ax.axvline(b, color="k", lw=0.8, alpha=0.5)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_perturbation(matrix: np.ndarray, values: np.ndarray, vectors: np.ndarray, path: str | Path) -> Path:
+    """A perturbation matrix beside its eigenvalues and eigenvectors (columns)."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), gridspec_kw={"width_ratios": [1, 0.8, 1]})
+    lim = float(np.abs(matrix).max())
+    im = axes[0].imshow(matrix, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    axes[0].set_title("A (rows: input channel)")
+    fig.colorbar(im, ax=axes[0], fraction=0.046)
+    axes[1].bar(range(len(values)), values)
+    axes[1].axhline(1.0, color="k", lw=0.8)
+    axes[1].set_title("eigenvalues (1: untouched)")
+    lim = float(np.abs(vectors).max())
+    axes[2].imshow(vectors, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    axes[2].set_title("eigenvectors (columns)")
+    axes[2].set_xlabel("eigenvalue index")
+    axes[2].set_ylabel("channel")
     return _save(fig, path)
