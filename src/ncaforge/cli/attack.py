@@ -292,7 +292,7 @@ def perturb_inspect(spec: str, plot_path: Path | None) -> None:
     p = p * k
     values, vectors = p.eigh()
     click.echo("eigenvalues of A: " + " ".join(f"{v:.3f}" for v in values.tolist()))
-    click.echo(f"|D| = {float(p.direction.norm()):.4f}")
+    click.echo(f"|D| = {float(p.direction.detach().norm()):.4f}")
     if plot_path:
         plot_perturbation(p.matrix.detach().numpy(), values.numpy(), vectors.numpy(), plot_path)
         click.echo(f"wrote {plot_path}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from matplotlib.colors import hsv_to_rgb, rgb_to_hsv
-from PIL import Image, ImageDraw
+from matplotlib.path import Path as MplPath
 
 from ncaforge.data.targets import TargetError, load_target
 
@@ -22,12 +22,15 @@ Polygon = Sequence[tuple[float, float]]  # (x, y) vertices in cells of the unpad
 
 
 def polygon_mask(polygon: Polygon, height: int, width: int) -> torch.Tensor:
-    """(H, W) bool: the cells whose centres lie inside ``polygon`` ((x, y) in cell units)."""
+    """(H, W) bool: the cells whose centres lie inside ``polygon`` ((x, y) in cell units).
+
+    Cell (row i, column j) covers [j, j+1) x [i, i+1); its centre is (j + 0.5, i + 0.5).
+    """
     if len(polygon) < 3:
         raise TargetError(f"a polygon needs at least 3 vertices, got {len(polygon)}")
-    canvas = Image.new("L", (width, height), 0)
-    ImageDraw.Draw(canvas).polygon([(x - 0.5, y - 0.5) for x, y in polygon], fill=1)
-    return torch.from_numpy(np.asarray(canvas, dtype=bool).copy())
+    ys, xs = np.mgrid[:height, :width] + 0.5
+    inside = MplPath(np.asarray(polygon, dtype=float)).contains_points(np.stack([xs.ravel(), ys.ravel()], 1))
+    return torch.from_numpy(inside.reshape(height, width))
 
 
 def erase(target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:

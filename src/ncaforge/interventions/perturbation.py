@@ -129,7 +129,7 @@ class Perturbation(nn.Module):
         return torch.linalg.eigh(self.matrix.detach())
 
     def __repr__(self) -> str:
-        return f"Perturbation(channels={self.channels}, |D|={float(self.direction.norm()):.3g})"
+        return f"Perturbation(channels={self.channels}, |D|={float(self.direction.detach().norm()):.3g})"
 
     # ----- applying it ------------------------------------------------------
     def apply(self, x: torch.Tensor, alive: torch.Tensor | None, readonly: Iterable[int] = (),

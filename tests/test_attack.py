@@ -1,0 +1,176 @@
+"""Attacks end to end: variant targets, tiny adversary and perturbation training runs, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from conftest import random_growing
+from ncaforge.cli import main
+from ncaforge.data.targets import load_target
+from ncaforge.data.variants import VARIANTS, erase, load_variant, polygon_mask, recolour
+from ncaforge.interventions.intervened import Intervened
+from ncaforge.interventions.perturbation import Perturbation
+from ncaforge.io import checkpoint as ckpt
+from ncaforge.models.classifier import ClassifierConfig, build_classifier
+from ncaforge.training.trainer import TrainConfig, Trainer
+
+
+def test_polygon_erase_and_hue_rotation():
+    square = polygon_mask([(2, 1), (5, 1), (5, 4), (2, 4)], 8, 8)
+    assert square.sum() == 9 and square[1:4, 2:5].all()
+    target = load_target("lizard")
+    cut = erase(target, polygon_mask([(0, 0), (72, 0), (72, 36), (0, 36)], 72, 72))
+    assert cut[:, :36].abs().sum() == 0 and torch.equal(cut[:, 36:], target[:, 36:])
+    assert torch.allclose(recolour(target, 360.0), target, atol=1e-5)
+    red = recolour(target, -140.0)
+    assert torch.equal(red[3], target[3])
+    visible = target[3] > 0.5
+    assert red[0][visible].mean() > 2 * red[1][visible].mean()  # mostly red where the lizard was green
+
+
+def test_bundled_variants_change_what_they_say():
+    lizard = load_target("lizard")
+    area = (lizard[3] > 0.1).sum()
+    for name in ("tailless", "no_leg", "no_arm", "headless"):
+        v = load_variant(name)
+        assert 0.6 * area < (v[3] > 0.1).sum() < 0.97 * area, name
+    assert set(VARIANTS) == {"tailless", "no_leg", "no_arm", "headless", "red", "blue"}
+    blue = load_variant("blue")
+    assert blue[2][lizard[3] > 0.5].mean() > blue[1][lizard[3] > 0.5].mean()
+
+
+def _bars(n):
+    images = torch.zeros(n, 8, 8, dtype=torch.uint8)
+    labels = torch.arange(n) % 2
+    images[labels == 0, 4, 1:7] = 255
+    images[labels == 1, 1:7, 4] = 255
+    return images, labels
+
+
+def test_a_tiny_adversary_training_run_hijacks_a_classifier(tmp_path):
+    from ncaforge.analysis.attack import classifier_injection
+    from ncaforge.objectives.classifier import ClassifierObjective
+
+    torch.manual_seed(0)
+    config = ClassifierConfig(channels=12, classes=2, features=16, hidden=16, noise=0.0)
+    host, adversary = build_classifier(config), build_classifier(config)
+    images, labels = _bars(16)
+    Trainer(ClassifierObjective(host, images, labels, pool_size=8, batch_size=4, steps=8, fresh=1, mutated=1),
+            tmp_path / "host", TrainConfig(iterations=60, lr=3e-3, lr_drops=(), checkpoint_every=60)
+            ).fit(progress=False)  # a host that tells bars apart
+    before, _ = classifier_injection(host, adversary, images, labels, 0.3, 1, attack_steps=8, removed_steps=8,
+                                     every=4)
+    objective = ClassifierObjective(host, images, labels, pool_size=8, batch_size=4, steps=8, fresh=1,
+                                    mutated=1, attack=Intervened(host, adversary=adversary), fraction=0.3,
+                                    target_class=1)
+    host_weights = [p.clone() for p in host.parameters()]
+    Trainer(objective, tmp_path / "adversary", TrainConfig(iterations=40, lr=3e-3, lr_drops=(),
+                                                           checkpoint_every=40)).fit(progress=False)
+    after, curves = classifier_injection(host, adversary, images, labels, 0.3, 1, attack_steps=8,
+                                         removed_steps=8, every=4)
+    assert all(torch.equal(a, b) for a, b in zip(host_weights, host.parameters(), strict=True))
+    assert before["target_cells_8"] < 0.5 < after["target_cells_8"]
+    assert list(curves["step"]) == [0, 4, 8, 12, 16]
+    saved = ckpt.load(tmp_path / "adversary" / "checkpoint", family="classifier")  # not the host
+    assert torch.equal(saved.update.net[-1].bias, adversary.update.net[-1].bias)
+
+
+def test_a_tiny_perturbation_training_run_moves_towards_the_variant(tmp_path):
+    from ncaforge.objectives.growing import GrowingObjective
+
+    torch.manual_seed(0)
+    host = random_growing(hidden=16, scale=0.05)
+    target = torch.zeros(4, 12, 12)
+    target[:, 3:9, 3:9] = 0.5
+    variant = target.clone()
+    variant[0] = 0.0  # no red
+    starts = torch.cat([host.seed(1, 12, 12), host.rollout(host.seed(1, 12, 12), 10)]).detach()
+    perturbation = Perturbation.identity(16)
+    run = Intervened(host, perturbation=perturbation)
+    objective = GrowingObjective(host, variant, "regenerating", pool_size=8, batch_size=4, steps=(8, 10),
+                                 damage_count=1, attack=run, starts=starts)
+    first = objective.per_sample_loss(run(starts, 9, torch.Generator().manual_seed(1))).mean()
+    Trainer(objective, tmp_path, TrainConfig(iterations=30, lr=2e-2, lr_drops=(), checkpoint_every=30)
+            ).fit(progress=False)
+    last = objective.per_sample_loss(run(starts, 9, torch.Generator().manual_seed(1))).mean()
+    assert last < 0.8 * first
+    assert all(p.grad is None for p in host.parameters())
+    saved = ckpt.load(tmp_path / "checkpoint", family="perturbation")
+    assert torch.allclose(saved.matrix, perturbation.matrix)
+
+
+@pytest.fixture
+def lizard_like(tmp_path, disc_png):
+    """A small growing host with the provenance attacks read (target, size, pad, grid)."""
+    path = tmp_path / "host"
+    ckpt.save(path, random_growing(hidden=16, scale=0.02),
+              {"grid": [16, 16], "target": disc_png, "target_size": 10, "pad": 3})
+    return str(path)
+
+
+def test_attack_and_eval_commands_on_a_growing_host(tmp_path, lizard_like, disc_png):
+    runner = CliRunner()
+    common = ["--host", lizard_like, "--target", disc_png, "--iterations", "2", "--steps", "4", "6",
+              "--grow-steps", "5", "--pool", "8", "--checkpoint-every", "1"]
+    for kind in ("perturb", "inject"):
+        result = runner.invoke(main, ["attack", kind, *common, "--out", str(tmp_path / kind)])
+        assert result.exit_code == 0, result.output
+    prov = ckpt.read_config(tmp_path / "inject" / "checkpoint")["provenance"]
+    assert prov["attack"] == "adversary" and prov["host"] == lizard_like and prov["fraction"] == 0.1
+    out = tmp_path / "perturb.json"
+    result = runner.invoke(main, ["eval", "attack", "perturb", "--host", lizard_like, "--perturbation",
+                                  str(tmp_path / "perturb" / "checkpoint") + ":0.5", "--target", disc_png,
+                                  "--phase-steps", "6", "--samples", "2", "--json", str(out),
+                                  "--plot", str(tmp_path / "perturb.png")])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())
+    for key in ("mse_variant_on", "mse_original_off", "host_mse_original_off", "mse_variant_on_again"):
+        assert np.isfinite(figures[key])
+    assert set(figures["scaled"]) == {"1.0", "0.5", "0.0", "-0.5", "-1.0"}
+    assert (tmp_path / "perturb.png").exists()
+    out = tmp_path / "inject.json"
+    result = runner.invoke(main, ["eval", "attack", "inject", "--host", lizard_like, "--adversary",
+                                  str(tmp_path / "inject" / "checkpoint"), "--target", disc_png, "--samples",
+                                  "2", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())
+    for key in ("mse_variant_attack", "mse_original_removed", "host_mse_original"):
+        assert np.isfinite(figures[key])
+
+
+def test_compose_writes_the_sum_of_directions(tmp_path):
+    runner = CliRunner()
+    for name, seed in (("a", 1), ("b", 2)):
+        m = torch.randn(16, 16, generator=torch.Generator().manual_seed(seed)) * 0.1
+        ckpt.save(tmp_path / name, Perturbation.from_matrix(torch.eye(16) + (m + m.T) / 2))
+    result = runner.invoke(main, ["perturb", "compose", f"{tmp_path / 'a'}:0.5", f"{tmp_path / 'b'}:-1",
+                                  "--out", str(tmp_path / "ab")])
+    assert result.exit_code == 0, result.output
+    a, b, ab = (ckpt.load(tmp_path / n, family="perturbation") for n in ("a", "b", "ab"))
+    assert torch.allclose(ab.matrix, torch.eye(16) + 0.5 * a.direction - b.direction, atol=1e-6)
+    result = runner.invoke(main, ["perturb", "inspect", str(tmp_path / "ab"),
+                                  "--plot", str(tmp_path / "e.png")])
+    assert result.exit_code == 0 and "eigenvalues" in result.output and (tmp_path / "e.png").exists()
+
+
+def test_attack_commands_refuse_bad_input(tmp_path, lizard_like):
+    runner = CliRunner()
+    result = runner.invoke(main, ["attack", "perturb", "--host", lizard_like, "--target", "nonsense.png",
+                                  "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0 and "nonsense.png" in result.output
+    odd = tmp_path / "odd"  # a host whose grid is not its target's size plus padding
+    ckpt.save(odd, random_growing(hidden=16),
+              {"grid": [20, 20], "target": "lizard", "target_size": 10, "pad": 3})
+    result = runner.invoke(main, ["attack", "perturb", "--host", str(odd), "--target", "tailless",
+                                  "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0 and "grows on" in result.output  # a 16x16 variant on a 20x20 host
+    classifier = tmp_path / "classifier"
+    ckpt.save(classifier, build_classifier(ClassifierConfig(features=16, hidden=16)))
+    result = runner.invoke(main, ["attack", "inject", "--host", str(classifier), "--target", "red",
+                                  "--out", str(tmp_path / "y")])
+    assert result.exit_code != 0 and "class:N" in result.output
