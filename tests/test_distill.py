@@ -78,3 +78,32 @@ def test_bad_import_files(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps([{"data_b64": ""}]))
     with pytest.raises(ImportFormatError, match="2 layers"):
         import_growing(tmp_path / "c.json")
+
+
+def test_perturbation_matrix_imports_with_the_row_vector_convention(tmp_path):
+    from click.testing import CliRunner
+
+    from ncaforge.cli import main
+    from ncaforge.io import checkpoint as ckpt
+
+    rng = np.random.default_rng(0)
+    m = rng.normal(0, 0.1, (16, 16)).astype(np.float32)
+    matrix = np.eye(16, dtype=np.float32) + (m + m.T) / 2
+    np.save(tmp_path / "tail.npy", matrix)
+    result = CliRunner().invoke(main, ["import", "distill-perturbation", str(tmp_path / "tail.npy"),
+                                       "--out", str(tmp_path / "tail")])
+    assert result.exit_code == 0, result.output
+    p = ckpt.load(tmp_path / "tail", family="perturbation")
+    assert torch.allclose(p.matrix, torch.from_numpy(matrix), atol=1e-6)
+    x = torch.from_numpy(rng.normal(0, 1, (1, 16, 1, 1)).astype(np.float32))
+    expected = (x[0, :, 0, 0].numpy() @ matrix).clip(-3, 3)  # x'_j = sum_i x_i A_ij
+    assert np.allclose(p.apply(x, None)[0, :, 0, 0].detach().numpy(), expected, atol=1e-5)
+
+    np.save(tmp_path / "skew.npy", matrix + np.triu(np.ones((16, 16), np.float32), 1))
+    np.save(tmp_path / "flat.npy", np.ones(16, np.float32))
+    (tmp_path / "text.npy").write_text("not an array")
+    for name, words in (("skew.npy", "symmetric"), ("flat.npy", "square"), ("text.npy", "not a .npy"),
+                        ("missing.npy", "does not exist")):
+        result = CliRunner().invoke(main, ["import", "distill-perturbation", str(tmp_path / name),
+                                           "--out", str(tmp_path / "x")])
+        assert result.exit_code != 0 and words in result.output and name in result.output, result.output

@@ -28,7 +28,8 @@ def _import(reader_name: str, file: Path, out: Path) -> None:
         fail(str(e))
     ckpt.save(out, model, {"imported_from": str(file), "format": fmt,
                            "command": "nca " + shlex.join(sys.argv[1:])})
-    click.echo(f"imported {file} ({fmt}, {model.layout.channels} channels) -> {out}")
+    channels = model.layout.channels if hasattr(model, "layout") else model.channels
+    click.echo(f"imported {file} ({fmt}, {channels} channels) -> {out}")
 
 
 @import_.command("distill-growing")
@@ -45,6 +46,14 @@ def import_distill_growing(file: Path, out: Path) -> None:
 def import_distill_mnist(file: Path, out: Path) -> None:
     """A self-classifying MNIST model from the Distill article (6 base64 arrays or TF.js JSON)."""
     _import("import_mnist", file, out)
+
+
+@import_.command("distill-perturbation")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+def import_distill_perturbation(file: Path, out: Path) -> None:
+    """A global state perturbation (a .npy symmetric C x C float32 matrix, x' = x A)."""
+    _import("import_perturbation", file, out)
 
 
 @click.group()

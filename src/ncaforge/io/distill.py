@@ -12,6 +12,11 @@
 float32 bytes of k1 (3,3,20,80), b1 (80), k2 (1,1,80,80), b2 (80), k3 (1,1,80,19),
 b3 (19), kernels in Keras layout (height, width, in, out); or the article's TF.js graph
 model holding the same arrays as Const nodes.
+
+"Adversarial Reprogramming of Neural Cellular Automata": global state perturbations as
+``.npy`` files of a symmetric C x C float32 matrix in the row-vector convention
+(``x'_j = sum_i x_i A_ij``, ours); its adversaries are growing or MNIST models in the
+formats above.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import numpy as np
 import torch
 
 from ncaforge.core.nca import NCA
+from ncaforge.interventions.perturbation import Perturbation
 from ncaforge.models.classifier import ClassifierConfig, build_classifier
 from ncaforge.models.growing import GrowingConfig, build_growing
 
@@ -184,3 +190,23 @@ def import_mnist(path: str | Path) -> tuple[NCA, str]:
         last.weight.copy_(k3)
         last.bias.copy_(torch.from_numpy(b3.copy()))
     return nca, fmt
+
+
+def import_perturbation(path: str | Path) -> tuple[Perturbation, str]:
+    """A global state perturbation from a ``.npy`` file of a symmetric (C, C) matrix."""
+    path = Path(path)
+    if not path.exists():
+        raise ImportFormatError(f"{path} does not exist")
+    try:
+        matrix = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise ImportFormatError(f"{path}: not a .npy array file: {e}") from e
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or not np.issubdtype(matrix.dtype, np.floating):
+        raise ImportFormatError(f"{path}: expected a square float matrix (C, C), got {matrix.dtype} "
+                                f"{matrix.shape}")
+    if not np.isfinite(matrix).all():
+        raise ImportFormatError(f"{path}: the matrix holds NaN or inf")
+    try:
+        return Perturbation.from_matrix(torch.from_numpy(matrix.astype(np.float32))), "npy-matrix"
+    except ValueError as e:
+        raise ImportFormatError(f"{path}: {e}") from e
