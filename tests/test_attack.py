@@ -174,3 +174,32 @@ def test_attack_commands_refuse_bad_input(tmp_path, lizard_like):
     result = runner.invoke(main, ["attack", "inject", "--host", str(classifier), "--target", "red",
                                   "--out", str(tmp_path / "y")])
     assert result.exit_code != 0 and "class:N" in result.output
+
+
+def test_grow_runs_perturbed_and_infiltrated_within_the_attack_window(tmp_path, lizard_like):
+    runner = CliRunner()
+    adversary = tmp_path / "adversary"
+    ckpt.save(adversary, random_growing(hidden=16, scale=0.2))
+    m = torch.randn(16, 16, generator=torch.Generator().manual_seed(3)) * 0.3
+    ckpt.save(tmp_path / "p", Perturbation.from_matrix(torch.eye(16) + (m + m.T) / 2))
+
+    def grow(name, *extra):
+        result = runner.invoke(main, ["grow", "--model", lizard_like, "--steps", "12", "--batch", "2",
+                                      "--save-steps", "6", "--save-steps", "12",
+                                      "--out", str(tmp_path / name), *extra])
+        assert result.exit_code == 0, result.output
+        return np.load(tmp_path / name / "states.npz")["rgba"]
+
+    plain = grow("plain")
+    same = grow("self", "--adversary", lizard_like, "--fraction", "0.5")  # the host's own rule
+    assert np.allclose(same, plain, atol=1e-5)
+    late = grow("late", "--adversary", str(adversary), "--fraction", "0.5", "--attack-steps", "6", "12")
+    assert np.array_equal(late[0], plain[0]) and not np.allclose(late[1], plain[1], atol=1e-3)
+    perturbed = grow("perturbed", "--perturbation", str(tmp_path / "p"))
+    assert not np.allclose(perturbed[1], plain[1], atol=1e-3)
+    nothing = grow("k0", "--perturbation", str(tmp_path / "p") + ":0", "--perturbation",
+                   str(tmp_path / "p") + ":0")  # 0 * P + 0 * P: the identity, but the clip
+    assert np.allclose(nothing, plain, atol=1e-5)
+    result = runner.invoke(main, ["grow", "--model", lizard_like, "--adversary", str(adversary),
+                                  "--fraction", "1.5", "--out", str(tmp_path / "bad")])
+    assert result.exit_code != 0 and "fraction" in result.output

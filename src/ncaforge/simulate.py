@@ -1,7 +1,8 @@
 """Run a model for a while with scheduled interventions, recording what happened.
 
 This is what ``nca grow`` and the demo use: grow from seeds, cut discs out at
-chosen steps, keep the RGBA of chosen steps, and track the MSE to a target.
+chosen steps, run the host under an attack (a perturbation, adversarial cells) for a
+window of steps, keep the RGBA of chosen steps, and track the MSE to a target.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
 from ncaforge.core.nca import NCA
 from ncaforge.interventions.damage import disc_mask
@@ -32,6 +34,21 @@ class Damage:
 
 
 @dataclass
+class Attack:
+    """Steps ``start`` to ``stop`` (exclusive; None: to the end) run ``rule``, the host under
+    interventions (an ``Intervened``), with adversarial cells at ``mask`` (B, 1, H, W) if any."""
+
+    rule: nn.Module
+    mask: torch.Tensor | None = None
+    start: int = 0
+    stop: int | None = None
+
+    def active(self, t: int) -> bool:
+        """Whether the step from state ``t`` to ``t + 1`` runs under the attack."""
+        return self.start <= t and (self.stop is None or t < self.stop)
+
+
+@dataclass
 class Record:
     """What a simulation kept: RGBA at ``frame_steps``, the final state, an MSE curve."""
 
@@ -45,7 +62,7 @@ class Record:
 def simulate(nca: NCA, x: torch.Tensor, steps: int, damage: list[Damage] | None = None,
              frame_every: int = 1, extra_frames: list[int] | None = None,
              target: torch.Tensor | None = None, generator: torch.Generator | None = None,
-             progress: bool = False) -> Record:
+             progress: bool = False, attack: Attack | None = None) -> Record:
     """Run ``steps`` steps from ``x``; damage is applied before the step it names."""
     keep = set(extra_frames or [])
     rec = Record()
@@ -63,7 +80,11 @@ def simulate(nca: NCA, x: torch.Tensor, steps: int, damage: list[Damage] | None 
         for cut in damage or []:
             if cut.step == t - 1:
                 x = cut.apply(x)
-        x = nca.rollout(x, 1, generator)
+        if attack is not None and attack.active(t - 1):
+            options = {} if attack.mask is None else {"mask": attack.mask}
+            x = attack.rule.rollout(x, 1, generator, **options)
+        else:
+            x = nca.rollout(x, 1, generator)
         observe(t, x)
     rec.final = x.cpu()
     return rec

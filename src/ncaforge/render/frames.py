@@ -12,9 +12,19 @@ def rgba_to_rgb(rgba: torch.Tensor) -> torch.Tensor:
     return (1.0 - alpha + rgba[:, :3]).clamp(0.0, 1.0)
 
 
-def batch_image(rgba: torch.Tensor, scale: int = 3) -> np.ndarray:
-    """All samples of a (B, 4, H, W) RGBA batch side by side as one uint8 image."""
-    return tile([to_image(rgb, scale) for rgb in rgba_to_rgb(rgba)])
+ADVERSARY_COLOUR = (1.0, 0.0, 0.3)  # adversarial cells, a red not in the lizard's palette
+
+
+def batch_image(rgba: torch.Tensor, scale: int = 3, marks: torch.Tensor | None = None) -> np.ndarray:
+    """All samples of a (B, 4, H, W) RGBA batch side by side as one uint8 image.
+
+    ``marks`` (B, 1, H, W) bool paints those cells, where alive, in ``ADVERSARY_COLOUR``.
+    """
+    rgb = rgba_to_rgb(rgba)
+    if marks is not None:
+        shown = marks.to(rgb.device) & (rgba[:, 3:4] > 0.1)
+        rgb = torch.where(shown, torch.tensor(ADVERSARY_COLOUR).view(1, 3, 1, 1), rgb)
+    return tile([to_image(image, scale) for image in rgb])
 
 
 def to_image(rgb: torch.Tensor, scale: int = 4) -> np.ndarray:
