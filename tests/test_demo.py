@@ -36,8 +36,14 @@ def test_demo_adds_the_mnist_section_when_given_a_classifier(tmp_path, disc_png)
     nca = random_growing(hidden=16, scale=0.02)
     classifier = build_classifier(ClassifierConfig(channels=12, classes=2, features=16, hidden=16))
     images, labels = _bars(20)
-    index = run_demo(nca, load_target(disc_png, size=10, pad=3), tmp_path, mnist=(classifier, images, labels))
+    adversary = build_classifier(ClassifierConfig(channels=12, classes=2, features=16, hidden=16))
+    adversary.provenance = {"target": "class:1"}
+    index = run_demo(nca, load_target(disc_png, size=10, pad=3), tmp_path, mnist=(classifier, images, labels),
+                     mnist_adversary=adversary)
     html = index.read_text()
     assert "Self-classifying MNIST digits" in html and "mnist_classify.gif" in html
     figures = json.loads((tmp_path / "mnist_eval.json").read_text())
     assert 0 <= figures["total_agreement_200"] <= 1
+    assert "make the digits say 1" in html and "mnist_hijack.gif" in html
+    hijack = json.loads((tmp_path / "mnist_hijack.json").read_text())
+    assert 0 <= hijack["target_majority_100"] <= 1 and 0 <= hijack["recovered_200_after_removal"] <= 1

@@ -52,11 +52,45 @@ def mnist_section(nca: NCA, images: torch.Tensor, labels: torch.Tensor, out: Pat
                     ("mnist_agreement.png", "cell accuracy and total agreement over time")], rows)
 
 
+def mnist_attack_section(host: NCA, images: torch.Tensor, labels: torch.Tensor, adversary: NCA, out: Path,
+                         seed: int = 0, fraction: float = 0.1, digits: int = 8, limit: int = 200) -> Section:
+    """Adversarial cells (red) make test digits say their class for 100 steps; then they are removed."""
+    from ncaforge.analysis.attack import classifier_injection
+    from ncaforge.interventions.injection import adversary_mask
+    from ncaforge.interventions.intervened import Intervened
+    from ncaforge.models.classifier import digit_state
+    from ncaforge.render.classes import attack_frames
+    from ncaforge.render.plots import plot_phases
+
+    target = str(adversary.provenance.get("target", "class:8"))
+    label = int(target[6:]) if target.startswith("class:") and target[6:].isdigit() else 8
+    g = torch.Generator().manual_seed(seed)
+    picks = torch.randperm(len(images), generator=g)[:digits]
+    x = digit_state(host, images[picks].float() / 255)
+    mask = adversary_mask(len(x), x.shape[2], x.shape[3], fraction, None, g)
+    frames = attack_frames(host, Intervened(host, adversary=adversary), x, mask, 100, 200, 2, g)
+    media = write_animation(frames, out / "mnist_hijack", fps=30)
+    figures, curves = classifier_injection(host, adversary, images[:limit], labels[:limit], fraction, label,
+                                           seed)
+    plot_phases(curves["step"], {k: v for k, v in curves.items() if k != "step"}, [100],
+                out / "mnist_hijack.png", ylabel="fraction of digits (cells)", log=False)
+    write_json(out / "mnist_hijack.json", figures)
+    rows = [("figure", "value")] + [(k, f"{v:.4f}") for k, v in figures.items()]
+    return Section(f"Adversarial cells make the digits say {label}",
+                   f"{fraction:.0%} of the cells (red) follow an adversary's rule, trained while the "
+                   f"classifier stayed frozen; after 100 steps they are removed and the digits recover. "
+                   f"Figures on the first {min(limit, len(images))} test digits, seed {seed}.",
+                   [(media[0].name, "100 steps with adversaries, 200 without"),
+                    ("mnist_hijack.png", "digits (cells) saying the target, and right, over time")], rows)
+
+
 def run_demo(nca: NCA, target: torch.Tensor, out: str | Path, seed: int = 0,
-             name: str = "lizard", mnist: tuple[NCA, torch.Tensor, torch.Tensor] | None = None) -> Path:
+             name: str = "lizard", mnist: tuple[NCA, torch.Tensor, torch.Tensor] | None = None,
+             mnist_adversary: NCA | None = None) -> Path:
     """Write the demo's animations, plot, figures and index.html into ``out``.
 
-    With ``mnist`` = (classifier, test images, labels) the report gets an MNIST section.
+    With ``mnist`` = (classifier, test images, labels) the report gets an MNIST section,
+    and with ``mnist_adversary`` too, a section on adversarial cells hijacking it.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -99,6 +133,8 @@ def run_demo(nca: NCA, target: torch.Tensor, out: str | Path, seed: int = 0,
     ]
     if mnist is not None:
         sections.append(mnist_section(*mnist, out, seed))
+        if mnist_adversary is not None:
+            sections.append(mnist_attack_section(*mnist, mnist_adversary, out, seed))
     return write_report(out / "index.html", f"ncaforge demo: {name}",
                         "A Neural Cellular Automaton grows a lizard from a single cell and "
                         "regenerates it after damage.", sections)

@@ -163,19 +163,21 @@ def demo(model_spec: str, out: Path, seed: int) -> None:
 
     Writes out/demo/index.html with the animation, the error curve and the
     evaluation figures; with the zoo's MNIST classifier, also digits classifying
-    themselves and a mutation.
+    themselves and a mutation; with its adversary (adversary-eight), the hijack.
     """
     from ncaforge import zoo
     from ncaforge.data.mnist import MnistError, load_mnist
     from ncaforge.demo import run_demo
 
     model = load_model(model_spec, "growing")
-    mnist = None
+    mnist, adversary = None, None
     if "mnist" in zoo.names():  # the self-classifying digits, when the zoo has a classifier
         try:
             images, labels = (torch.from_numpy(a) for a in load_mnist().split("test"))
             mnist = (load_model("mnist", "classifier"), images, labels)
         except MnistError as e:
             click.echo(f"(no MNIST section: {e})")
-    index = run_demo(model, target_for(model, None, None, None), out, seed, model_spec, mnist)
+        if mnist is not None and "adversary-eight" in zoo.names():
+            adversary = load_model("adversary-eight", "classifier")
+    index = run_demo(model, target_for(model, None, None, None), out, seed, model_spec, mnist, adversary)
     click.echo(f"wrote {index}")

@@ -8,7 +8,7 @@ import torch
 from ncaforge.core.nca import NCA
 from ncaforge.models.classifier import logits
 from ncaforge.objectives.classifier import mutate
-from ncaforge.render.frames import tile, to_image
+from ncaforge.render.frames import mark, tile, to_image
 
 # The legend of the original article, classes 0..9.
 CLASS_COLOURS = torch.tensor([[128, 0, 0], [230, 25, 75], [70, 240, 240], [210, 245, 60], [250, 190, 190],
@@ -49,3 +49,25 @@ def classification_frames(nca: NCA, x: torch.Tensor, mutant_images: torch.Tensor
             frames.append(frame(x))
         phases.append(frames)
     return phases[0], phases[1] if len(phases) > 1 else []
+
+
+@torch.no_grad()
+def attack_frames(host: NCA, attacked: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor,
+                  attack_steps: int, removed_steps: int, every: int = 2,
+                  generator: torch.Generator | None = None, scale: int = 4) -> list[np.ndarray]:
+    """Frames of digits whose ``mask`` cells follow an adversary (``attacked``, drawn red) for
+    ``attack_steps``, then of the host alone for ``removed_steps``: each a tile of the batch."""
+    shown = mask & host.living(x)
+
+    def frame(z: torch.Tensor, attack: bool) -> np.ndarray:
+        rgb = class_rgb(host, z)
+        return tile([to_image(image, scale) for image in (mark(rgb, shown) if attack else rgb)])
+
+    frames, t, end = [frame(x, True)], 0, attack_steps + removed_steps
+    while t < end:
+        attack = t < attack_steps
+        n = min(every, (attack_steps if attack else end) - t)
+        x = attacked.rollout(x, n, generator, mask=mask) if attack else host.rollout(x, n, generator)
+        t += n
+        frames.append(frame(x, t < attack_steps))
+    return frames

@@ -12,7 +12,13 @@ def rgba_to_rgb(rgba: torch.Tensor) -> torch.Tensor:
     return (1.0 - alpha + rgba[:, :3]).clamp(0.0, 1.0)
 
 
-ADVERSARY_COLOUR = (1.0, 0.0, 0.3)  # adversarial cells, a red not in the lizard's palette
+ADVERSARY_COLOUR = (1.0, 0.0, 0.0)  # adversarial cells: pure red, as in the original article
+
+
+def mark(rgb: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) pictures with the (B, 1, H, W) bool ``cells`` painted in ``ADVERSARY_COLOUR``."""
+    colour = torch.tensor(ADVERSARY_COLOUR, device=rgb.device).view(1, 3, 1, 1)
+    return torch.where(cells.to(rgb.device), colour, rgb)
 
 
 def batch_image(rgba: torch.Tensor, scale: int = 3, marks: torch.Tensor | None = None) -> np.ndarray:
@@ -22,8 +28,7 @@ def batch_image(rgba: torch.Tensor, scale: int = 3, marks: torch.Tensor | None =
     """
     rgb = rgba_to_rgb(rgba)
     if marks is not None:
-        shown = marks.to(rgb.device) & (rgba[:, 3:4] > 0.1)
-        rgb = torch.where(shown, torch.tensor(ADVERSARY_COLOUR).view(1, 3, 1, 1), rgb)
+        rgb = mark(rgb, marks.to(rgb.device) & (rgba[:, 3:4] > 0.1))
     return tile([to_image(image, scale) for image in rgb])
 
 
