@@ -27,6 +27,15 @@ def random_growing(channels: int = 16, hidden: int = 32, scale: float = 0.05):
     return nca
 
 
+def bars(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two classes of 8x8 "digits": a horizontal bar (label 0) or a vertical one (label 1)."""
+    images = torch.zeros(n, 8, 8, dtype=torch.uint8)
+    labels = torch.arange(n) % 2
+    images[labels == 0, 4, 1:7] = 255
+    images[labels == 1, 1:7, 4] = 255
+    return images, labels
+
+
 @pytest.fixture
 def disc_png(tmp_path) -> str:
     """A 16x16 RGBA PNG of a red disc on transparency."""

@@ -9,7 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from conftest import random_growing
+from conftest import bars, random_growing
 from ncaforge.cli import main
 from ncaforge.data.targets import load_target
 from ncaforge.data.variants import VARIANTS, erase, load_variant, polygon_mask, recolour
@@ -44,13 +44,6 @@ def test_bundled_variants_change_what_they_say():
     assert blue[2][lizard[3] > 0.5].mean() > blue[1][lizard[3] > 0.5].mean()
 
 
-def _bars(n):
-    images = torch.zeros(n, 8, 8, dtype=torch.uint8)
-    labels = torch.arange(n) % 2
-    images[labels == 0, 4, 1:7] = 255
-    images[labels == 1, 1:7, 4] = 255
-    return images, labels
-
 
 def test_a_tiny_adversary_training_run_hijacks_a_classifier(tmp_path):
     from ncaforge.analysis.attack import classifier_injection
@@ -59,7 +52,7 @@ def test_a_tiny_adversary_training_run_hijacks_a_classifier(tmp_path):
     torch.manual_seed(0)
     config = ClassifierConfig(channels=12, classes=2, features=16, hidden=16, noise=0.0)
     host, adversary = build_classifier(config), build_classifier(config)
-    images, labels = _bars(16)
+    images, labels = bars(16)
     Trainer(ClassifierObjective(host, images, labels, pool_size=8, batch_size=4, steps=8, fresh=1, mutated=1),
             tmp_path / "host", TrainConfig(iterations=60, lr=3e-3, lr_drops=(), checkpoint_every=60)
             ).fit(progress=False)  # a host that tells bars apart

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from conftest import bars
 from ncaforge.models.classifier import ClassifierConfig, build_classifier, digit_state, logits
 
 
@@ -114,14 +115,6 @@ def test_metrics_on_hand_made_curves():
     assert curves.confusion(3).tolist() == [[0, 0, 0], [0, 2, 0], [1, 0, 0]]
 
 
-def _bars(n):
-    """Two classes on 8x8: a horizontal bar (label 0) or a vertical one (label 1)."""
-    images = torch.zeros(n, 8, 8, dtype=torch.uint8)
-    labels = torch.arange(n) % 2
-    images[labels == 0, 4, 1:7] = 255
-    images[labels == 1, 1:7, 4] = 255
-    return images, labels
-
 
 def test_a_tiny_training_run_improves_cell_accuracy(tmp_path):
     from ncaforge.analysis.classifier import classify
@@ -130,7 +123,7 @@ def test_a_tiny_training_run_improves_cell_accuracy(tmp_path):
 
     torch.manual_seed(0)
     nca = build_classifier(ClassifierConfig(channels=12, classes=2, features=16, hidden=16, noise=0.0))
-    images, labels = _bars(16)
+    images, labels = bars(16)
     before = classify(nca, images, labels, steps=8, progress=False).cell_accuracy()[8]
     objective = ClassifierObjective(nca, images, labels, pool_size=8, batch_size=4, steps=8, fresh=1,
                                     mutated=1)

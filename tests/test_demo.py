@@ -2,7 +2,7 @@ import json
 
 import torch
 
-from conftest import random_growing
+from conftest import bars, random_growing
 from ncaforge.data.targets import load_target
 from ncaforge.demo import run_demo
 from ncaforge.simulate import Damage, simulate
@@ -31,11 +31,10 @@ def test_demo_writes_a_report_with_media_and_figures(tmp_path, disc_png):
 
 def test_demo_adds_the_mnist_section_when_given_a_classifier(tmp_path, disc_png):
     from ncaforge.models.classifier import ClassifierConfig, build_classifier
-    from test_classifier import _bars
 
     nca = random_growing(hidden=16, scale=0.02)
     classifier = build_classifier(ClassifierConfig(channels=12, classes=2, features=16, hidden=16))
-    images, labels = _bars(20)
+    images, labels = bars(20)
     adversary = build_classifier(ClassifierConfig(channels=12, classes=2, features=16, hidden=16))
     adversary.provenance = {"target": "class:1"}
     index = run_demo(nca, load_target(disc_png, size=10, pad=3), tmp_path, mnist=(classifier, images, labels),
