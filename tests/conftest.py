@@ -46,3 +46,14 @@ def disc_png(tmp_path) -> str:
     path = tmp_path / "disc.png"
     Image.fromarray(a, "RGBA").save(path)
     return str(path)
+
+
+@pytest.fixture
+def small_model(tmp_path, disc_png) -> str:
+    """A small growing model saved with the provenance commands read (target, size, pad, grid)."""
+    from ncaforge.io import checkpoint as ckpt
+
+    path = tmp_path / "model"
+    ckpt.save(path, random_growing(hidden=16, scale=0.02),
+              {"grid": [16, 16], "target": disc_png, "target_size": 10, "pad": 3})
+    return str(path)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 import torch
 from click.testing import CliRunner
 
@@ -97,26 +96,17 @@ def test_a_tiny_perturbation_training_run_moves_towards_the_variant(tmp_path):
     assert torch.allclose(saved.matrix, perturbation.matrix)
 
 
-@pytest.fixture
-def lizard_like(tmp_path, disc_png):
-    """A small growing host with the provenance attacks read (target, size, pad, grid)."""
-    path = tmp_path / "host"
-    ckpt.save(path, random_growing(hidden=16, scale=0.02),
-              {"grid": [16, 16], "target": disc_png, "target_size": 10, "pad": 3})
-    return str(path)
-
-
-def test_attack_and_eval_commands_on_a_growing_host(tmp_path, lizard_like, disc_png):
+def test_attack_and_eval_commands_on_a_growing_host(tmp_path, small_model, disc_png):
     runner = CliRunner()
-    common = ["--host", lizard_like, "--target", disc_png, "--iterations", "2", "--steps", "4", "6",
+    common = ["--host", small_model, "--target", disc_png, "--iterations", "2", "--steps", "4", "6",
               "--grow-steps", "5", "--pool", "8", "--checkpoint-every", "1"]
     for kind in ("perturb", "inject"):
         result = runner.invoke(main, ["attack", kind, *common, "--out", str(tmp_path / kind)])
         assert result.exit_code == 0, result.output
     prov = ckpt.read_config(tmp_path / "inject" / "checkpoint")["provenance"]
-    assert prov["attack"] == "adversary" and prov["host"] == lizard_like and prov["fraction"] == 0.1
+    assert prov["attack"] == "adversary" and prov["host"] == small_model and prov["fraction"] == 0.1
     out = tmp_path / "perturb.json"
-    result = runner.invoke(main, ["eval", "attack", "perturb", "--host", lizard_like, "--perturbation",
+    result = runner.invoke(main, ["eval", "attack", "perturb", "--host", small_model, "--perturbation",
                                   str(tmp_path / "perturb" / "checkpoint") + ":0.5", "--target", disc_png,
                                   "--phase-steps", "6", "--samples", "2", "--json", str(out),
                                   "--plot", str(tmp_path / "perturb.png")])
@@ -127,7 +117,7 @@ def test_attack_and_eval_commands_on_a_growing_host(tmp_path, lizard_like, disc_
     assert set(figures["scaled"]) == {"1.0", "0.5", "0.0", "-0.5", "-1.0"}
     assert (tmp_path / "perturb.png").exists()
     out = tmp_path / "inject.json"
-    result = runner.invoke(main, ["eval", "attack", "inject", "--host", lizard_like, "--adversary",
+    result = runner.invoke(main, ["eval", "attack", "inject", "--host", small_model, "--adversary",
                                   str(tmp_path / "inject" / "checkpoint"), "--target", disc_png, "--samples",
                                   "2", "--json", str(out)])
     assert result.exit_code == 0, result.output
@@ -151,9 +141,9 @@ def test_compose_writes_the_sum_of_directions(tmp_path):
     assert result.exit_code == 0 and "eigenvalues" in result.output and (tmp_path / "e.png").exists()
 
 
-def test_attack_commands_refuse_bad_input(tmp_path, lizard_like):
+def test_attack_commands_refuse_bad_input(tmp_path, small_model):
     runner = CliRunner()
-    result = runner.invoke(main, ["attack", "perturb", "--host", lizard_like, "--target", "nonsense.png",
+    result = runner.invoke(main, ["attack", "perturb", "--host", small_model, "--target", "nonsense.png",
                                   "--out", str(tmp_path / "x")])
     assert result.exit_code != 0 and "nonsense.png" in result.output
     odd = tmp_path / "odd"  # a host whose grid is not its target's size plus padding
@@ -169,7 +159,7 @@ def test_attack_commands_refuse_bad_input(tmp_path, lizard_like):
     assert result.exit_code != 0 and "class:N" in result.output
 
 
-def test_grow_runs_perturbed_and_infiltrated_within_the_attack_window(tmp_path, lizard_like):
+def test_grow_runs_perturbed_and_infiltrated_within_the_attack_window(tmp_path, small_model):
     runner = CliRunner()
     adversary = tmp_path / "adversary"
     ckpt.save(adversary, random_growing(hidden=16, scale=0.2))
@@ -177,14 +167,14 @@ def test_grow_runs_perturbed_and_infiltrated_within_the_attack_window(tmp_path, 
     ckpt.save(tmp_path / "p", Perturbation.from_matrix(torch.eye(16) + (m + m.T) / 2))
 
     def grow(name, *extra):
-        result = runner.invoke(main, ["grow", "--model", lizard_like, "--steps", "12", "--batch", "2",
+        result = runner.invoke(main, ["grow", "--model", small_model, "--steps", "12", "--batch", "2",
                                       "--save-steps", "6", "--save-steps", "12",
                                       "--out", str(tmp_path / name), *extra])
         assert result.exit_code == 0, result.output
         return np.load(tmp_path / name / "states.npz")["rgba"]
 
     plain = grow("plain")
-    same = grow("self", "--adversary", lizard_like, "--fraction", "0.5")  # the host's own rule
+    same = grow("self", "--adversary", small_model, "--fraction", "0.5")  # the host's own rule
     assert np.allclose(same, plain, atol=1e-5)
     late = grow("late", "--adversary", str(adversary), "--fraction", "0.5", "--attack-steps", "6", "12")
     assert np.array_equal(late[0], plain[0]) and not np.allclose(late[1], plain[1], atol=1e-3)
@@ -193,6 +183,6 @@ def test_grow_runs_perturbed_and_infiltrated_within_the_attack_window(tmp_path, 
     nothing = grow("k0", "--perturbation", str(tmp_path / "p") + ":0", "--perturbation",
                    str(tmp_path / "p") + ":0")  # 0 * P + 0 * P: the identity, but the clip
     assert np.allclose(nothing, plain, atol=1e-5)
-    result = runner.invoke(main, ["grow", "--model", lizard_like, "--adversary", str(adversary),
+    result = runner.invoke(main, ["grow", "--model", small_model, "--adversary", str(adversary),
                                   "--fraction", "1.5", "--out", str(tmp_path / "bad")])
     assert result.exit_code != 0 and "fraction" in result.output

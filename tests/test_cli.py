@@ -15,14 +15,6 @@ def runner():
     return CliRunner()
 
 
-@pytest.fixture
-def small_model(tmp_path, disc_png):
-    path = tmp_path / "model"
-    ckpt.save(path, random_growing(hidden=16, scale=0.02),
-              {"grid": [16, 16], "target": disc_png, "target_size": 10, "pad": 3})
-    return str(path)
-
-
 def test_help_lists_the_commands(runner):
     result = runner.invoke(main, ["--help"])
     assert result.exit_code == 0
