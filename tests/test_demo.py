@@ -46,3 +46,23 @@ def test_demo_adds_the_mnist_section_when_given_a_classifier(tmp_path, disc_png)
     assert "make the digits say 1" in html and "mnist_hijack.gif" in html
     hijack = json.loads((tmp_path / "mnist_hijack.json").read_text())
     assert 0 <= hijack["target_majority_100"] <= 1 and 0 <= hijack["recovered_200_after_removal"] <= 1
+
+
+def test_demo_adds_a_perturbation_section_when_given_perturbations(tmp_path, disc_png):
+    from ncaforge.interventions.perturbation import Perturbation
+
+    nca = random_growing(hidden=16, scale=0.02)
+    target = load_target(disc_png, size=10, pad=3)
+    red = torch.eye(16)
+    red[1, 1] = red[2, 2] = 0.5  # less green and blue
+    variant = target.clone()
+    variant[1:3] *= 0.5
+    perturbations = {"red": (Perturbation.from_matrix(red), variant),
+                     "dim": (Perturbation.from_matrix(0.9 * torch.eye(16)), target)}
+    index = run_demo(nca, target, tmp_path, perturbations=perturbations)
+    html = index.read_text()
+    assert "A global perturbation: red" in html
+    for name in ("perturb_on_off.gif", "perturb_phases.png", "perturb_scaled.png", "perturb_sum.png"):
+        assert name in html and (tmp_path / name).stat().st_size > 0
+    figures = json.loads((tmp_path / "perturb_eval.json").read_text())
+    assert set(figures) >= {"mse_variant_on", "mse_original_off", "host_mse_original_off"}

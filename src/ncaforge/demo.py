@@ -9,6 +9,7 @@ import torch
 
 from ncaforge.analysis.growing import evaluate
 from ncaforge.core.nca import NCA
+from ncaforge.interventions.perturbation import Perturbation
 from ncaforge.io.atomic import write_json
 from ncaforge.render.frames import batch_image, tile
 from ncaforge.render.plots import plot_curves
@@ -84,13 +85,65 @@ def mnist_attack_section(host: NCA, images: torch.Tensor, labels: torch.Tensor, 
                     ("mnist_hijack.png", "digits (cells) saying the target, and right, over time")], rows)
 
 
+Perturbations = dict[str, tuple[Perturbation, torch.Tensor]]  # name -> (perturbation, its variant target)
+
+
+def perturbation_section(host: NCA, original: torch.Tensor, perturbations: Perturbations, out: Path,
+                         seed: int = 0, phase_steps: int = 300) -> Section:
+    """The first of ``perturbations`` (name -> (perturbation, its variant target)) on from seeds, then
+    lifted; its scaled versions A_k; and the sum of the first two, all from the same seeds."""
+    from ncaforge.analysis.attack import perturbation_schedule
+    from ncaforge.interventions.intervened import Intervened
+    from ncaforge.render.plots import plot_phases
+    from ncaforge.simulate import Attack
+
+    (name, (p, variant)), *others = perturbations.items()
+    _, h, w = original.shape
+    figures, run, plain = perturbation_schedule(host, p, variant, original, 4, seed, phase_steps)
+    curves = {k: v.mean(1) for k, v in run.curves.items()}
+    curves.update({f"host {k}": v.mean(1) for k, v in plain.curves.items()})
+    plot_phases(run.steps, curves, run.boundaries, out / "perturb_phases.png")
+    rec = simulate(host, host.seed(4, h, w), 2 * phase_steps, frame_every=2,
+                   generator=torch.Generator().manual_seed(seed),
+                   attack=Attack(Intervened(host, perturbation=p), stop=phase_steps), progress=True)
+    videos = write_animation([batch_image(f, 3) for f in rec.frames], out / "perturb_on_off", fps=30)
+
+    def grown_under(q: Perturbation) -> torch.Tensor:
+        with torch.no_grad():
+            return Intervened(host, perturbation=q).rollout(host.seed(1, h, w), phase_steps,
+                                                            torch.Generator().manual_seed(seed))
+
+    scales = (1.0, 0.5, 0.0, -0.5, -1.0)
+    iio.imwrite(out / "perturb_scaled.png",
+                batch_image(torch.cat([grown_under(p * k)[:, :4] for k in scales]), 3))
+    media = [(videos[0].name, f"{name}: on for {phase_steps} steps, then lifted"),
+             ("perturb_phases.png", "RGBA MSE to the variant and the original: on, off, on again"),
+             ("perturb_scaled.png",
+              f"A_k = I + k D after {phase_steps} steps, k = " + ", ".join(f"{k:g}" for k in scales))]
+    if others:
+        other, (q, _) = others[0]
+        iio.imwrite(out / "perturb_sum.png", batch_image(torch.cat([grown_under(x)[:, :4] for x in
+                                                                     (p, q, p + q)]), 3))
+        media.append(("perturb_sum.png", f"{name}, {other}, and both: I + D_{name} + D_{other}"))
+    write_json(out / "perturb_eval.json", figures)
+    rows = [("figure", "value")] + [(k, f"{v:.5f}") for k, v in figures.items()]
+    return Section(f"A global perturbation: {name}",
+                   "One symmetric 16x16 matrix, trained while the lizard's rule stayed frozen, is applied "
+                   "to every living cell before every step. The lizard turns into the variant while it "
+                   "acts and recovers when it is lifted; scaling the perturbation's direction D weakens "
+                   "it or turns it into its opposite, and adding two combines their effects. Means over "
+                   f"4 runs, seed {seed}.", media, rows)
+
+
 def run_demo(nca: NCA, target: torch.Tensor, out: str | Path, seed: int = 0,
              name: str = "lizard", mnist: tuple[NCA, torch.Tensor, torch.Tensor] | None = None,
-             mnist_adversary: NCA | None = None) -> Path:
+             mnist_adversary: NCA | None = None,
+             perturbations: Perturbations | None = None) -> Path:
     """Write the demo's animations, plot, figures and index.html into ``out``.
 
     With ``mnist`` = (classifier, test images, labels) the report gets an MNIST section,
-    and with ``mnist_adversary`` too, a section on adversarial cells hijacking it.
+    and with ``mnist_adversary`` too, a section on adversarial cells hijacking it; with
+    ``perturbations`` (name -> (perturbation of ``nca``, variant target)), one on them.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -131,6 +184,8 @@ def run_demo(nca: NCA, target: torch.Tensor, out: str | Path, seed: int = 0,
         Section("Error over time", "", [("mse.png", "RGBA mean squared error to the target")]),
         Section("Evaluation", f"Means over 8 runs, seed {seed}. {how}", table=rows),
     ]
+    if perturbations:
+        sections.append(perturbation_section(nca, target, perturbations, out, seed))
     if mnist is not None:
         sections.append(mnist_section(*mnist, out, seed))
         if mnist_adversary is not None:

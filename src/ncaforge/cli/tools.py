@@ -163,7 +163,8 @@ def demo(model_spec: str, out: Path, seed: int) -> None:
 
     Writes out/demo/index.html with the animation, the error curve and the
     evaluation figures; with the zoo's MNIST classifier, also digits classifying
-    themselves and a mutation; with its adversary (adversary-eight), the hijack.
+    themselves and a mutation; with its adversary (adversary-eight), the hijack; with
+    the zoo's perturbations of the lizard (perturb-<variant>), the lizard reprogrammed.
     """
     from ncaforge import zoo
     from ncaforge.data.mnist import MnistError, load_mnist
@@ -179,5 +180,13 @@ def demo(model_spec: str, out: Path, seed: int) -> None:
             click.echo(f"(no MNIST section: {e})")
         if mnist is not None and "adversary-eight" in zoo.names():
             adversary = load_model("adversary-eight", "classifier")
-    index = run_demo(model, target_for(model, None, None, None), out, seed, model_spec, mnist, adversary)
+    perturbations = {}  # the zoo's perturbations of the lizard, named perturb-<variant>
+    if model_spec == "lizard":
+        from ncaforge.cli.attack import variant_target
+        from ncaforge.data.variants import VARIANTS
+
+        perturbations = {v: (load_model(f"perturb-{v}", "perturbation"), variant_target(model, v))
+                         for v in VARIANTS if f"perturb-{v}" in zoo.names()}
+    index = run_demo(model, target_for(model, None, None, None), out, seed, model_spec, mnist, adversary,
+                     perturbations)
     click.echo(f"wrote {index}")
