@@ -103,6 +103,7 @@ def test_attack_and_eval_commands_on_a_growing_host(tmp_path, small_model, disc_
     for kind in ("perturb", "inject"):
         result = runner.invoke(main, ["attack", kind, *common, "--out", str(tmp_path / kind)])
         assert result.exit_code == 0, result.output
+        assert (tmp_path / kind / "attack.gif").stat().st_size > 0
     prov = ckpt.read_config(tmp_path / "inject" / "checkpoint")["provenance"]
     assert prov["attack"] == "adversary" and prov["host"] == small_model and prov["fraction"] == 0.1
     out = tmp_path / "perturb.json"
@@ -186,3 +187,27 @@ def test_grow_runs_perturbed_and_infiltrated_within_the_attack_window(tmp_path, 
     result = runner.invoke(main, ["grow", "--model", small_model, "--adversary", str(adversary),
                                   "--fraction", "1.5", "--out", str(tmp_path / "bad")])
     assert result.exit_code != 0 and "fraction" in result.output
+
+
+def test_attack_and_eval_commands_on_a_classifier_host(tmp_path):
+    from test_mnist_data import _idx_dir
+
+    _idx_dir(tmp_path, n_train=20, n_test=6)
+    host = tmp_path / "host"
+    ckpt.save(host, build_classifier(ClassifierConfig(features=16, hidden=16)))
+    runner = CliRunner()
+    result = runner.invoke(main, ["attack", "inject", "--host", str(host), "--target", "class:8",
+                                  "--mnist-dir", str(tmp_path), "--iterations", "2", "--mnist-steps", "3",
+                                  "--batch", "4", "--pool", "8", "--out", str(tmp_path / "eight")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "eight" / "attack.gif").stat().st_size > 0
+    out = tmp_path / "eight.json"
+    result = runner.invoke(main, ["eval", "attack", "inject", "--host", str(host), "--adversary",
+                                  str(tmp_path / "eight" / "checkpoint"), "--target", "class:8",
+                                  "--sweep", "0.01", "--mnist-dir", str(tmp_path), "--limit", "4",
+                                  "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())
+    assert figures["digits"] == 4 and set(figures["sweep"]) == {"0.01"}
+    for key in ("target_majority_100", "target_cells_100", "recovered_200_after_removal"):
+        assert 0.0 <= figures[key] <= 1.0

@@ -132,7 +132,8 @@ def attack_inject(host_spec: str, target_spec: str, fraction: float, region: str
     """Train adversarial cells: a second rule, of the host's architecture, that a fraction of the
     cells follow. Growing host: from a grown pattern towards the variant [8000 iterations, lr 2e-3
     dropping at 2000]; classifier host: make every digit say class N [2000 iterations, lr 1e-3].
-    The adversary is saved as a model of the host's family in --out/checkpoint.
+    The adversary is saved as a model of the host's family in --out/checkpoint; --out/attack.gif
+    shows it acting (red) and then removed.
     """
     from ncaforge.interventions.intervened import Intervened
     from ncaforge.models import build
@@ -169,6 +170,19 @@ def attack_inject(host_spec: str, target_spec: str, fraction: float, region: str
         run_training(build_classifier_attack, f"adversarial cells ({fraction:.0%}) making {host_spec} say "
                      f"{label}", run, {"batch": b, "pool": p, "steps": mnist_steps},
                      {**provenance, "data": data.source})
+        if is_main_process():
+            from ncaforge.interventions.injection import adversary_mask
+            from ncaforge.models.classifier import digit_state
+            from ncaforge.render.classes import attack_frames
+            from ncaforge.render.video import write_animation
+
+            adversary = load_model(str(run["out"] / "checkpoint"), family)
+            g = torch.Generator().manual_seed(run["seed"])
+            test = torch.from_numpy(data.split("test")[0][:8]).float() / 255
+            x = digit_state(host, test)
+            mask = adversary_mask(len(x), *x.shape[2:], fraction, None, g)
+            frames = attack_frames(host, Intervened(host, adversary=adversary), x, mask, 100, 200, 2, g)
+            announce(write_animation(frames, run["out"] / "attack", fps=30))
         return
 
     variant = variant_target(host, target_spec)
@@ -183,6 +197,13 @@ def attack_inject(host_spec: str, target_spec: str, fraction: float, region: str
     settings = {"batch": b, "pool": p, "steps": list(steps), "grow_steps": grow_steps}
     run_training(build_growing_attack, f"adversarial cells ({fraction:.0%}) turning {host_spec} into "
                  f"{target_spec}", run, settings, {**provenance, "region": region, **grid_provenance(host)})
+    if is_main_process():
+        from ncaforge.interventions.injection import adversary_mask
+
+        adversary = load_model(str(run["out"] / "checkpoint"), family)
+        g = torch.Generator().manual_seed(run["seed"])
+        mask = adversary_mask(4, *start.shape[2:], fraction, shape, g)
+        preview(host, Intervened(host, adversary=adversary), start.expand(4, -1, -1, -1), mask, run)
 
 
 def growing_attack(group: Group, host: NCA, variant: torch.Tensor, batch: int, pool: int,
@@ -213,7 +234,8 @@ def attack_perturb(host_spec: str, target_spec: str, batch: int | None, pool_siz
                    steps: tuple[int, int], damage_count: int, grow_steps: int, **run: object) -> None:
     """Train a global state perturbation: one symmetric matrix applied to every living cell at every
     step that turns what the host grows into the variant. The pool holds seeds and grown patterns;
-    each batch restarts one of each; damage as in regenerating training.
+    each batch restarts one of each; damage as in regenerating training. --out/attack.gif shows
+    it acting from seeds for 300 steps, then lifted.
     """
     from ncaforge.interventions.intervened import Intervened
     from ncaforge.interventions.perturbation import Perturbation
@@ -235,6 +257,35 @@ def attack_perturb(host_spec: str, target_spec: str, batch: int | None, pool_siz
                  {"batch": b, "pool": p, "steps": list(steps), "grow_steps": grow_steps},
                  {"attack": "perturbation", "host": host_spec, "target": target_spec,
                   **grid_provenance(host)})
+    if is_main_process():
+        perturbation = load_model(str(run["out"] / "checkpoint"), "perturbation")
+        preview(host, Intervened(host, perturbation=perturbation), host.seed(4, h, w), None, run)
+
+
+def is_main_process() -> bool:
+    """Rank 0 under torchrun (or the only process): the one that writes files."""
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
+def announce(files: list[Path]) -> None:
+    for f in files:
+        click.echo(f"wrote {f}")
+
+
+def preview(host: NCA, attacked: Intervened, x: torch.Tensor, mask: torch.Tensor | None, run: dict,
+            steps: int = 300) -> None:
+    """--out/attack.gif: the trained attack acting for ``steps`` steps from ``x``, then lifted."""
+    from ncaforge.render.frames import batch_image
+    from ncaforge.render.video import write_animation
+    from ncaforge.simulate import Attack, simulate
+
+    rec = simulate(host, x, 2 * steps, frame_every=2, generator=torch.Generator().manual_seed(run["seed"]),
+                   attack=Attack(attacked, mask, stop=steps))
+    frames = [batch_image(f, 3, mask if mask is not None and t <= steps else None)
+              for t, f in zip(rec.frame_steps, rec.frames, strict=True)]
+    announce(write_animation(frames, run["out"] / "attack", fps=30))
 
 
 @attack.command("variants")
