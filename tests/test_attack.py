@@ -184,6 +184,17 @@ def test_grow_runs_perturbed_and_infiltrated_within_the_attack_window(tmp_path, 
     nothing = grow("k0", "--perturbation", str(tmp_path / "p") + ":0", "--perturbation",
                    str(tmp_path / "p") + ":0")  # 0 * P + 0 * P: the identity, but the clip
     assert np.allclose(nothing, plain, atol=1e-5)
+    from PIL import Image
+
+    black = np.zeros((16, 16, 4), np.uint8)
+    black[..., 3] = 255
+    Image.fromarray(black).save(tmp_path / "none.png")
+    none = grow("none", "--adversary", str(adversary), "--mask-image", str(tmp_path / "none.png"))
+    assert np.array_equal(none, plain)  # no cell placed: the host alone
+    black[6:10, 6:10, :3] = 255
+    Image.fromarray(black).save(tmp_path / "square.png")
+    placed = grow("placed", "--adversary", str(adversary), "--mask-image", str(tmp_path / "square.png"))
+    assert not np.allclose(placed[1], plain[1], atol=1e-3)
     result = runner.invoke(main, ["grow", "--model", small_model, "--adversary", str(adversary),
                                   "--fraction", "1.5", "--out", str(tmp_path / "bad")])
     assert result.exit_code != 0 and "fraction" in result.output

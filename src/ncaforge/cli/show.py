@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 @click.option("--fraction", default=0.1, show_default=True, help="Probability that a cell is adversarial.")
 @click.option("--region", type=click.Choice(["target", "grid"]), default="target", show_default=True,
               help="Adversaries only inside the host's target shape, or anywhere.")
+@click.option("--mask-image", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Hand-placed adversaries: the bright, opaque cells of this image (resized to the grid).")
 @click.option("--attack-steps", nargs=2, type=int, default=None,
               help="Perturbation and adversaries act from step T1 until T2 [the whole run].")
 @click.option("--fps", default=20, show_default=True)
@@ -45,8 +47,8 @@ if TYPE_CHECKING:
 def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, seed: int,
          damage_at: tuple[int, ...], damage_centre: tuple[float, float], damage_radius: float,
          save_steps: tuple[int, ...], perturbations: tuple[str, ...], adversary_spec: str | None,
-         fraction: float, region: str, attack_steps: tuple[int, int] | None, fps: int, scale: int,
-         out: Path) -> None:
+         fraction: float, region: str, mask_image: Path | None, attack_steps: tuple[int, int] | None,
+         fps: int, scale: int, out: Path) -> None:
     """Grow a pattern from a seed, optionally cut it, perturb it or infiltrate it.
 
     Writes grow.gif (and grow.mp4 with an encoder), strip.png and states.npz.
@@ -67,8 +69,8 @@ def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, 
     h, w = grid_of(model, size)
     g = torch.Generator().manual_seed(seed)
     damage = [Damage(s, damage_centre, damage_radius) for s in damage_at]
-    attack = infiltration(model, perturbations, adversary_spec, fraction, region, attack_steps, batch,
-                          (h, w), seed)
+    attack = infiltration(model, perturbations, adversary_spec, fraction, region, mask_image, attack_steps,
+                          batch, (h, w), seed)
     rec = simulate(model, model.seed(batch, h, w), steps, damage, frame_every=1,
                    extra_frames=list(save_steps), generator=g, progress=True, attack=attack)
     out.mkdir(parents=True, exist_ok=True)
@@ -92,14 +94,14 @@ def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, 
 
 
 def infiltration(host: NCA, perturbations: tuple[str, ...], adversary_spec: str | None, fraction: float,
-                 region: str, window: tuple[int, int] | None, batch: int, grid: tuple[int, int],
-                 seed: int) -> Attack | None:
+                 region: str, mask_image: Path | None, window: tuple[int, int] | None, batch: int,
+                 grid: tuple[int, int], seed: int) -> Attack | None:
     """The attack `nca grow` runs: composed perturbations and/or adversarial cells, in a window.
 
     The adversary mask has its own generator, so the run's fire masks are those of a plain run.
     """
     from ncaforge.cli.attack import composed
-    from ncaforge.interventions.injection import adversary_mask
+    from ncaforge.interventions.injection import adversary_mask, mask_from_image
     from ncaforge.interventions.intervened import Intervened
     from ncaforge.simulate import Attack
 
@@ -107,7 +109,12 @@ def infiltration(host: NCA, perturbations: tuple[str, ...], adversary_spec: str 
         return None
     adversary = load_model(adversary_spec, family_of(host)) if adversary_spec else None
     mask = None
-    if adversary is not None:
+    if adversary is not None and mask_image is not None:
+        try:
+            mask = mask_from_image(str(mask_image), *grid).expand(batch, 1, *grid)
+        except ValueError as e:
+            fail(str(e))
+    elif adversary is not None:
         shape = target_for(host, None, None, None)[3] >= 0.1 if region == "target" else None
         if shape is not None and tuple(shape.shape) != grid:
             fail(f"--region target: the host's target is {tuple(shape.shape)}, the grid {grid}; "
