@@ -47,3 +47,30 @@ def test_bundled_lizard_loads_offline_and_grows_its_target():
     with torch.no_grad():
         x = nca.rollout(nca.seed(2, 72, 72), 200, torch.Generator().manual_seed(0))
     assert rgba_mse(x, target, nca.layout.rgba).max() < 5e-4  # the bar for mse_200
+
+
+def test_bundled_classifier_loads_offline_and_classifies_test_digits():
+    import torch
+
+    from ncaforge.analysis.classifier import classify
+    from ncaforge.data.mnist import load_mnist
+
+    nca = zoo.load("mnist", family="classifier")
+    assert nca.provenance["command"].startswith("nca train mnist")
+    images, labels = (torch.from_numpy(a[:100]) for a in load_mnist().split("test"))
+    curves = classify(nca, images, labels, steps=100, progress=False)
+    # measured on these 100 digits: cell accuracy 0.934, total agreement 0.82 at step 100
+    assert curves.cell_accuracy()[100] > 0.85 and curves.agreement().mean(1)[100] > 0.6
+
+
+def test_bundled_adversary_makes_the_bundled_classifier_say_eight():
+    import torch
+
+    from ncaforge.analysis.attack import classifier_injection
+    from ncaforge.data.mnist import load_mnist
+
+    host, adversary = zoo.load("mnist"), zoo.load("adversary-eight", family="classifier")
+    assert adversary.provenance["host"] == "mnist" and adversary.provenance["target"] == "class:8"
+    images, labels = (torch.from_numpy(a[:40]) for a in load_mnist().split("test"))
+    figures, _ = classifier_injection(host, adversary, images, labels, 0.1, 8, removed_steps=0)
+    assert figures["target_majority_100"] > 0.8  # 0.992 on the first 1000 test digits
