@@ -104,6 +104,10 @@ def test_attack_and_eval_commands_on_a_growing_host(tmp_path, small_model, disc_
         result = runner.invoke(main, ["attack", kind, *common, "--out", str(tmp_path / kind)])
         assert result.exit_code == 0, result.output
         assert (tmp_path / kind / "attack.gif").stat().st_size > 0
+    result = runner.invoke(main, ["attack", "perturb", *common, "--clip", "0.01",
+                                  "--out", str(tmp_path / "c")])
+    assert result.exit_code == 0 and "beyond --clip 0.01" in result.output, result.output
+    assert ckpt.load(tmp_path / "c" / "checkpoint", family="perturbation").config.clip == 0.01
     prov = ckpt.read_config(tmp_path / "inject" / "checkpoint")["provenance"]
     assert prov["attack"] == "adversary" and prov["host"] == small_model and prov["fraction"] == 0.1
     out = tmp_path / "perturb.json"

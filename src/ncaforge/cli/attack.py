@@ -228,9 +228,12 @@ def grid_provenance(host: NCA) -> dict:
 @attack.command("perturb")
 @click.option("--host", "host_spec", required=True, help="The frozen growing host: zoo name or checkpoint.")
 @click.option("--target", "target_spec", required=True, help=TARGET_HELP)
+@click.option("--clip", default=3.0, show_default=True,
+              help="Perturbed states are clipped to [-CLIP, CLIP] (the original's 3); keep it above the "
+                   "host's own state range, or the clip alone changes the host.")
 @growing_options
 @training_options(iterations=8000, lr=2e-3, lr_drops=(2000,))
-def attack_perturb(host_spec: str, target_spec: str, batch: int | None, pool_size: int | None,
+def attack_perturb(host_spec: str, target_spec: str, clip: float, batch: int | None, pool_size: int | None,
                    steps: tuple[int, int], damage_count: int, grow_steps: int, **run: object) -> None:
     """Train a global state perturbation: one symmetric matrix applied to every living cell at every
     step that turns what the host grows into the variant. The pool holds seeds and grown patterns;
@@ -246,16 +249,20 @@ def attack_perturb(host_spec: str, target_spec: str, batch: int | None, pool_siz
     variant = variant_target(host, target_spec)
     h, w = variant.shape[1:]
     starts = torch.cat([host.seed(1, h, w), grown_start(host, grow_steps, run["seed"])])
+    reach = float(starts.abs().max())
+    if reach > clip:
+        click.echo(f"warning: {host_spec}'s grown states reach {reach:.2f}, beyond --clip {clip:g}: even the "
+                   f"identity perturbation changes this host; consider --clip {2 * reach:.0f}", err=True)
     b, p = batch or 8, pool_size or 1024
 
     def build_perturbation(group: Group) -> GrowingObjective:
-        perturbation = Perturbation.identity(host.layout.channels).to(group.device)
+        perturbation = Perturbation.identity(host.layout.channels, clip).to(group.device)
         return growing_attack(group, host, variant, b, p, steps, damage_count, run,
                               Intervened(host.to(group.device), perturbation=perturbation), starts)
 
     run_training(build_perturbation, f"a global perturbation turning {host_spec} into {target_spec}", run,
                  {"batch": b, "pool": p, "steps": list(steps), "grow_steps": grow_steps},
-                 {"attack": "perturbation", "host": host_spec, "target": target_spec,
+                 {"attack": "perturbation", "host": host_spec, "target": target_spec, "clip": clip,
                   **grid_provenance(host)})
     if is_main_process():
         perturbation = load_model(str(run["out"] / "checkpoint"), "perturbation")
