@@ -47,6 +47,10 @@ class Attack:
         """Whether the step from state ``t`` to ``t + 1`` runs under the attack."""
         return self.start <= t and (self.stop is None or t < self.stop)
 
+    def marks(self, t: int) -> torch.Tensor | None:
+        """The adversarial cells to draw on the state at step ``t``: those that made it (or the first)."""
+        return self.mask if self.mask is not None and self.active(max(t - 1, 0)) else None
+
 
 @dataclass
 class Record:

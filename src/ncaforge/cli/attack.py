@@ -288,10 +288,10 @@ def preview(host: NCA, attacked: Intervened, x: torch.Tensor, mask: torch.Tensor
     from ncaforge.render.video import write_animation
     from ncaforge.simulate import Attack, simulate
 
+    attack = Attack(attacked, mask, stop=steps)
     rec = simulate(host, x, 2 * steps, frame_every=2, generator=torch.Generator().manual_seed(run["seed"]),
-                   attack=Attack(attacked, mask, stop=steps))
-    frames = [batch_image(f, 3, mask if mask is not None and t <= steps else None)
-              for t, f in zip(rec.frame_steps, rec.frames, strict=True)]
+                   attack=attack)
+    frames = [batch_image(f, 3, attack.marks(t)) for t, f in zip(rec.frame_steps, rec.frames, strict=True)]
     announce(write_animation(frames, run["out"] / "attack", fps=30))
 
 

@@ -76,8 +76,8 @@ def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, 
     out.mkdir(parents=True, exist_ok=True)
 
     def picture(t: int, frame: torch.Tensor) -> np.ndarray:
-        marked = attack is not None and attack.mask is not None and attack.active(max(t - 1, 0))
-        return batch_image(frame, scale, attack.mask[: len(frame)] if marked else None)
+        marks = attack.marks(t) if attack is not None else None
+        return batch_image(frame, scale, marks[: len(frame)] if marks is not None else None)
 
     frames = [picture(t, f) for t, f in zip(rec.frame_steps, rec.frames, strict=True)]
     files = write_animation(frames, out / "grow", fps)
