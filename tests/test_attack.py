@@ -43,6 +43,12 @@ def test_bundled_variants_change_what_they_say():
     assert blue[2][lizard[3] > 0.5].mean() > blue[1][lizard[3] > 0.5].mean()
 
 
+def test_variants_join_with_plus_into_both_edits():
+    both = load_variant("red+tailless")
+    assert torch.allclose(both, VARIANTS["red"].apply(load_variant("tailless")))
+    assert torch.equal(both[3], load_variant("tailless")[3])
+    assert not torch.allclose(both, load_variant("tailless"))
+
 
 def test_a_tiny_adversary_training_run_hijacks_a_classifier(tmp_path):
     from ncaforge.analysis.attack import classifier_injection
@@ -114,12 +120,15 @@ def test_attack_and_eval_commands_on_a_growing_host(tmp_path, small_model, disc_
     result = runner.invoke(main, ["eval", "attack", "perturb", "--host", small_model, "--perturbation",
                                   str(tmp_path / "perturb" / "checkpoint") + ":0.5", "--target", disc_png,
                                   "--phase-steps", "6", "--samples", "2", "--json", str(out),
+                                  "--with", str(tmp_path / "c" / "checkpoint") + "=" + disc_png,
                                   "--plot", str(tmp_path / "perturb.png")])
     assert result.exit_code == 0, result.output
     figures = json.loads(out.read_text())
     for key in ("mse_variant_on", "mse_original_off", "host_mse_original_off", "mse_variant_on_again"):
         assert np.isfinite(figures[key])
     assert set(figures["scaled"]) == {"1.0", "0.5", "0.0", "-0.5", "-1.0"}
+    (pair,) = figures["pairs"].values()
+    assert set(pair) == {"mse_variant", "mse_original", "mse_other"}  # no "both": not named variants
     assert (tmp_path / "perturb.png").exists()
     out = tmp_path / "inject.json"
     result = runner.invoke(main, ["eval", "attack", "inject", "--host", small_model, "--adversary",

@@ -438,7 +438,8 @@ def eval_attack_inject(host_spec: str, adversary_spec: str, fraction: float, tar
 @click.option("--perturbation", "perturbation_spec", required=True, help="NAME|DIR[:k].")
 @click.option("--target", "target_spec", required=True, help=TARGET_HELP)
 @click.option("--with", "others", multiple=True,
-              help="PERTURBATION=VARIANT of another perturbation (repeatable): measure the pairwise sum.")
+              help="PERTURBATION=VARIANT of another perturbation (repeatable): measure the pairwise sum "
+                   "(MSE to the variant, the other, the original, and both edits as VARIANT+OTHER).")
 @click.option("--samples", default=8, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--phase-steps", default=300, show_default=True, help="Steps per phase: on, off, on again.")
@@ -452,6 +453,7 @@ def eval_attack_perturb(host_spec: str, perturbation_spec: str, target_spec: str
     with --with, the sum with each other perturbation.
     """
     from ncaforge.analysis import attack as analysis
+    from ncaforge.data.variants import VARIANTS
     from ncaforge.io.atomic import write_json
     from ncaforge.render.plots import plot_phases
 
@@ -476,6 +478,8 @@ def eval_attack_perturb(host_spec: str, perturbation_spec: str, target_spec: str
             fail(f"--with takes PERTURBATION=VARIANT, got {other!r}")
         q, kq = load_perturbation(spec)
         both = {**targets, "other": variant_target(host, other_target)}
+        if all(n in VARIANTS for n in (target_spec, other_target)):  # the goal of the sum: both edits
+            both["both"] = variant_target(host, f"{target_spec}+{other_target}")
         effect = analysis.perturbation_effect(host, p + q * kq, both, samples, seed, phase_steps)
         result.setdefault("pairs", {})[other] = effect
         click.echo(f"+ {other}: " + ", ".join(f"{a} {b:.5f}" for a, b in result["pairs"][other].items()))

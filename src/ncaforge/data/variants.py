@@ -60,7 +60,10 @@ class Variant:
     hue: float = 0.0
 
     def make(self, size: int = 40, pad: int = 16) -> torch.Tensor:
-        target = load_target(self.base, size, pad)
+        return self.apply(load_target(self.base, size, pad), size, pad)
+
+    def apply(self, target: torch.Tensor, size: int = 40, pad: int = 16) -> torch.Tensor:
+        """This edit applied to ``target`` (the base image or another variant of it)."""
         if self.polygon is not None:
             scale = size / 40.0  # polygons are drawn on the 40-pixel image
             poly = [(pad + x * scale, pad + y * scale) for x, y in self.polygon]
@@ -84,9 +87,17 @@ VARIANTS: dict[str, Variant] = {
 
 
 def load_variant(spec: str, size: int = 40, pad: int = 16) -> torch.Tensor:
-    """A named variant (``tailless``, ...) or any target spec (bundled name, emoji:, image file)."""
-    if spec in VARIANTS:
-        return VARIANTS[spec].make(size, pad)
+    """A named variant (``tailless``, ...), several joined by ``+`` (``red+tailless``: both edits,
+    the goal of a sum of perturbations), or any target spec (bundled name, emoji:, image file)."""
+    names = spec.split("+")
+    if all(n in VARIANTS for n in names):
+        bases = {VARIANTS[n].base for n in names}
+        if len(bases) > 1:
+            raise TargetError(f"the variants {spec!r} edit different images ({', '.join(sorted(bases))})")
+        target = load_target(bases.pop(), size, pad)
+        for n in names:
+            target = VARIANTS[n].apply(target, size, pad)
+        return target
     try:
         return load_target(spec, size, pad)
     except TargetError as e:
