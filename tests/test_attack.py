@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 from click.testing import CliRunner
 
@@ -102,6 +103,33 @@ def test_a_tiny_perturbation_training_run_moves_towards_the_variant(tmp_path):
     assert torch.allclose(saved.matrix, perturbation.matrix)
 
 
+def test_recovery_adds_the_lifted_host_rollout_to_the_loss():
+    from ncaforge.objectives.growing import GrowingObjective, Recovery, rgba_mse
+
+    torch.manual_seed(0)
+    host = random_growing(hidden=16, scale=0.05)
+    variant, original = torch.zeros(4, 12, 12), torch.full((4, 12, 12), 0.3)
+    starts = torch.cat([host.seed(1, 12, 12), host.rollout(host.seed(1, 12, 12), 10)]).detach()
+
+    def objective(recovery: Recovery | None) -> GrowingObjective:
+        run = Intervened(host, perturbation=Perturbation.identity(16))
+        return GrowingObjective(host, variant, "regenerating", pool_size=8, batch_size=4, steps=(8, 10),
+                                damage_count=1, attack=run, starts=starts, recovery=recovery)
+
+    g = torch.Generator().manual_seed(5)
+    plain, x = objective(None).loss(g)
+    lifted = host(x, int(torch.randint(20, 30, (1,), generator=g)), g)
+    expected = plain + 0.5 * rgba_mse(lifted, original, host.layout.rgba).mean()
+    with_recovery = objective(Recovery(original, 0.5, (20, 30)))
+    loss, _ = with_recovery.loss(torch.Generator().manual_seed(5))
+    assert torch.allclose(loss, expected) and loss > plain + 1e-4
+    loss.backward()
+    assert next(with_recovery.model.parameters()).grad is not None
+    assert all(p.grad is None for p in host.parameters())
+    with pytest.raises(ValueError, match="recovery needs"):
+        objective(Recovery(torch.zeros(4, 6, 6)))
+
+
 def test_attack_and_eval_commands_on_a_growing_host(tmp_path, small_model, disc_png):
     runner = CliRunner()
     common = ["--host", small_model, "--target", disc_png, "--iterations", "2", "--steps", "4", "6",
@@ -110,10 +138,12 @@ def test_attack_and_eval_commands_on_a_growing_host(tmp_path, small_model, disc_
         result = runner.invoke(main, ["attack", kind, *common, "--out", str(tmp_path / kind)])
         assert result.exit_code == 0, result.output
         assert (tmp_path / kind / "attack.gif").stat().st_size > 0
-    result = runner.invoke(main, ["attack", "perturb", *common, "--clip", "0.01",
-                                  "--out", str(tmp_path / "c")])
+    result = runner.invoke(main, ["attack", "perturb", *common, "--clip", "0.01", "--recover-weight", "0.5",
+                                  "--recover-steps", "3", "5", "--out", str(tmp_path / "c")])
     assert result.exit_code == 0 and "beyond --clip 0.01" in result.output, result.output
     assert ckpt.load(tmp_path / "c" / "checkpoint", family="perturbation").config.clip == 0.01
+    settings = ckpt.read_config(tmp_path / "c" / "checkpoint")["provenance"]["train_config"]["extra"]
+    assert settings["recover_weight"] == 0.5 and settings["recover_steps"] == [3, 5]
     prov = ckpt.read_config(tmp_path / "inject" / "checkpoint")["provenance"]
     assert prov["attack"] == "adversary" and prov["host"] == small_model and prov["fraction"] == 0.1
     out = tmp_path / "perturb.json"
@@ -160,6 +190,10 @@ def test_attack_commands_refuse_bad_input(tmp_path, small_model):
     result = runner.invoke(main, ["attack", "perturb", "--host", small_model, "--target", "nonsense.png",
                                   "--out", str(tmp_path / "x")])
     assert result.exit_code != 0 and "nonsense.png" in result.output
+    result = runner.invoke(main, ["attack", "perturb", "--host", small_model, "--target", "tailless",
+                                  "--recover-weight", "1", "--recover-steps", "9", "4",
+                                  "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0 and "--recover-steps" in result.output
     odd = tmp_path / "odd"  # a host whose grid is not its target's size plus padding
     ckpt.save(odd, random_growing(hidden=16),
               {"grid": [20, 20], "target": "lizard", "target_size": 10, "pad": 3})

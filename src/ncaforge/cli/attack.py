@@ -14,7 +14,7 @@ from ncaforge.core.nca import NCA
 if TYPE_CHECKING:
     from ncaforge.interventions.intervened import Intervened
     from ncaforge.interventions.perturbation import Perturbation
-    from ncaforge.objectives.growing import GrowingObjective
+    from ncaforge.objectives.growing import GrowingObjective, Recovery
     from ncaforge.training.distributed import Group
 
 TARGET_HELP = ("What the host should be made to do: a named variant (tailless, no_leg, no_arm, headless, "
@@ -102,6 +102,12 @@ def growing_options(f: object) -> object:
                      help="Growing host: samples damaged per batch."),
         click.option("--grow-steps", default=200, show_default=True,
                      help="Growing host: steps the host grows a seed for the attacked grown pattern."),
+        click.option("--recover-weight", default=0.0, show_default=True,
+                     help="Growing host: also train for recovery: after each attacked rollout the host "
+                          "alone runs --recover-steps more, and its MSE to the original, times this "
+                          "weight, joins the loss (0: off)."),
+        click.option("--recover-steps", nargs=2, type=int, default=(64, 96), show_default=True,
+                     help="Growing host: length of that lifted rollout, drawn from [LO, HI)."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -128,7 +134,8 @@ def _schedule(run: dict, family: str) -> None:
 @training_options(iterations=None, lr=None, lr_drops=None)
 def attack_inject(host_spec: str, target_spec: str, fraction: float, region: str, mnist_dir: Path | None,
                   mnist_steps: int, batch: int | None, pool_size: int | None, steps: tuple[int, int],
-                  damage_count: int, grow_steps: int, **run: object) -> None:
+                  damage_count: int, grow_steps: int, recover_weight: float, recover_steps: tuple[int, int],
+                  **run: object) -> None:
     """Train adversarial cells: a second rule, of the host's architecture, that a fraction of the
     cells follow. Growing host: from a grown pattern towards the variant [8000 iterations, lr 2e-3
     dropping at 2000]; classifier host: make every digit say class N [2000 iterations, lr 1e-3].
@@ -190,11 +197,15 @@ def attack_inject(host_spec: str, target_spec: str, fraction: float, region: str
     shape = variant[3] >= 0.1 if region == "target" else None
     b, p = batch or 8, pool_size or 1024
 
+    recovery = recovery_term(host, recover_weight, recover_steps)
+
     def build_growing_attack(group: Group) -> GrowingObjective:
         return growing_attack(group, host, variant, b, p, steps, damage_count, run,
-                              adversary_run(group.device), start, fraction=fraction, region=shape)
+                              adversary_run(group.device), start, fraction=fraction, region=shape,
+                              recovery=recovery)
 
-    settings = {"batch": b, "pool": p, "steps": list(steps), "grow_steps": grow_steps}
+    settings = {"batch": b, "pool": p, "steps": list(steps), "grow_steps": grow_steps,
+                **recovery_settings(recover_weight, recover_steps)}
     run_training(build_growing_attack, f"adversarial cells ({fraction:.0%}) turning {host_spec} into "
                  f"{target_spec}", run, settings, {**provenance, "region": region, **grid_provenance(host)})
     if is_main_process():
@@ -219,6 +230,19 @@ def growing_attack(group: Group, host: NCA, variant: torch.Tensor, batch: int, p
                             starts=starts, **options)
 
 
+def recovery_term(host: NCA, weight: float, steps: tuple[int, int]) -> Recovery | None:
+    """The ``--recover-weight`` loss term (None when 0): regrow the host's original when lifted."""
+    from ncaforge.objectives.growing import Recovery
+
+    if weight < 0 or not 0 < steps[0] < steps[1]:
+        fail(f"--recover-weight must be >= 0 and --recover-steps 0 < LO < HI, got {weight} and {steps}")
+    return Recovery(original_target(host), weight, tuple(steps)) if weight else None
+
+
+def recovery_settings(weight: float, steps: tuple[int, int]) -> dict:
+    return {"recover_weight": weight, "recover_steps": list(steps)} if weight else {}
+
+
 def grid_provenance(host: NCA) -> dict:
     """The host's target size, padding and grid, so that the attack runs on the same grid."""
     prov = host.provenance
@@ -234,7 +258,8 @@ def grid_provenance(host: NCA) -> dict:
 @growing_options
 @training_options(iterations=8000, lr=2e-3, lr_drops=(2000,))
 def attack_perturb(host_spec: str, target_spec: str, clip: float, batch: int | None, pool_size: int | None,
-                   steps: tuple[int, int], damage_count: int, grow_steps: int, **run: object) -> None:
+                   steps: tuple[int, int], damage_count: int, grow_steps: int, recover_weight: float,
+                   recover_steps: tuple[int, int], **run: object) -> None:
     """Train a global state perturbation: one symmetric matrix applied to every living cell at every
     step that turns what the host grows into the variant. The pool holds seeds and grown patterns;
     each batch restarts one of each; damage as in regenerating training. --out/attack.gif shows
@@ -254,14 +279,17 @@ def attack_perturb(host_spec: str, target_spec: str, clip: float, batch: int | N
         click.echo(f"warning: {host_spec}'s grown states reach {reach:.2f}, beyond --clip {clip:g}: even the "
                    f"identity perturbation changes this host; consider --clip {2 * reach:.0f}", err=True)
     b, p = batch or 8, pool_size or 1024
+    recovery = recovery_term(host, recover_weight, recover_steps)
 
     def build_perturbation(group: Group) -> GrowingObjective:
         perturbation = Perturbation.identity(host.layout.channels, clip).to(group.device)
         return growing_attack(group, host, variant, b, p, steps, damage_count, run,
-                              Intervened(host.to(group.device), perturbation=perturbation), starts)
+                              Intervened(host.to(group.device), perturbation=perturbation), starts,
+                              recovery=recovery)
 
     run_training(build_perturbation, f"a global perturbation turning {host_spec} into {target_spec}", run,
-                 {"batch": b, "pool": p, "steps": list(steps), "grow_steps": grow_steps},
+                 {"batch": b, "pool": p, "steps": list(steps), "grow_steps": grow_steps,
+                  **recovery_settings(recover_weight, recover_steps)},
                  {"attack": "perturbation", "host": host_spec, "target": target_spec, "clip": clip,
                   **grid_provenance(host)})
     if is_main_process():

@@ -8,10 +8,14 @@ The three modes of Growing NCA:
 The same objective trains an *attack* on a frozen host (adversarial reprogramming):
 given ``attack`` (the host under an adversary or a perturbation), only the attack's
 module learns, the pool can start from grown patterns (``starts``), and adversary
-masks are kept with the pool samples.
+masks are kept with the pool samples. With a ``Recovery``, the host alone then runs on
+from the attacked states and should regrow its own pattern: a second loss term that
+favours attacks the host recovers from once they are lifted.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
@@ -29,6 +33,16 @@ def rgba_mse(x: torch.Tensor, target: torch.Tensor, rgba: list[int]) -> torch.Te
     return (x[:, rgba] - target).pow(2).mean(dim=(1, 2, 3))
 
 
+@dataclass
+class Recovery:
+    """After each attacked rollout the host alone runs a length drawn from ``steps`` and is scored
+    against ``target`` (its own pattern); the loss adds ``weight`` times that MSE."""
+
+    target: torch.Tensor
+    weight: float = 1.0
+    steps: tuple[int, int] = (64, 96)
+
+
 class GrowingObjective:
     """Runs one training batch of the growing task and returns its loss.
 
@@ -42,12 +56,13 @@ class GrowingObjective:
                  pool_size: int = 1024, batch_size: int = 8, steps: tuple[int, int] = (64, 96),
                  damage_count: int = 3, checkpoint_every: int = 0, attack: Intervened | None = None,
                  starts: torch.Tensor | None = None, fraction: float = 0.0,
-                 region: torch.Tensor | None = None) -> None:
+                 region: torch.Tensor | None = None, recovery: Recovery | None = None) -> None:
         """``model`` is the NCA that grows (the host of an ``attack``, which then trains instead).
 
         ``starts`` (K, C, H, W) fill the pool in turn and replace the K worst samples of
         each batch (default: the seed). With an adversary, each sample carries a mask of
-        adversarial cells drawn with probability ``fraction`` within ``region``.
+        adversarial cells drawn with probability ``fraction`` within ``region``. ``recovery``
+        (attacks only) also scores the host's regrowth once the attack is lifted.
         """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -64,6 +79,10 @@ class GrowingObjective:
         self.target = target.to(device)
         self.batch_size, self.steps, self.damage_count = batch_size, steps, damage_count
         self.checkpoint_every = checkpoint_every
+        if recovery is not None and (attack is None or recovery.target.shape != target.shape):
+            raise ValueError("recovery needs an attack and a target of the variant's shape "
+                             f"{tuple(target.shape)}, got {tuple(recovery.target.shape)}")
+        self.recovery = recovery
         _, self.height, self.width = target.shape
         self.starts = model.seed(1, self.height, self.width) if starts is None else starts.to(device)
         if self.starts.shape[1:] != (model.layout.channels, self.height, self.width):
@@ -116,6 +135,12 @@ class GrowingObjective:
             options["mask"] = masks
         x = self.forward_model(x, steps, generator, **options)
         loss = self.per_sample_loss(x).mean()
+        if self.recovery is not None:
+            lo, hi = self.recovery.steps
+            lifted = self.host(x, int(torch.randint(lo, hi, (1,), generator=generator)), generator,
+                               checkpoint_every=self.checkpoint_every)
+            target = self.recovery.target.to(x.device)
+            loss = loss + self.recovery.weight * rgba_mse(lifted, target, self.host.layout.rgba).mean()
         if self.pool is not None:
             self.pool.commit(idx, x)
         return loss, x
