@@ -51,6 +51,16 @@ def test_variants_join_with_plus_into_both_edits():
     assert not torch.allclose(both, load_variant("tailless"))
 
 
+def test_adversaries_go_where_the_host_grows_tail_included():
+    from ncaforge import zoo
+    from ncaforge.cli.attack import host_shape, variant_target
+
+    host = zoo.load("lizard")
+    shape, tailless = host_shape(host), variant_target(host, "tailless")
+    assert shape.shape == tailless.shape[1:]
+    assert (shape & (tailless[3] < 0.1)).sum() > 20  # the tail, where a tailless attack must act
+
+
 def test_a_tiny_adversary_training_run_hijacks_a_classifier(tmp_path):
     from ncaforge.analysis.attack import classifier_injection
     from ncaforge.objectives.classifier import ClassifierObjective

