@@ -164,7 +164,7 @@ def demo(model_spec: str, out: Path, seed: int) -> None:
     Writes out/demo/index.html with the animation, the error curve and the
     evaluation figures; with the zoo's MNIST classifier, also digits classifying
     themselves and a mutation; with its adversary (adversary-eight), the hijack; with
-    the zoo's perturbations of the lizard (perturb-<variant>), the lizard reprogrammed.
+    the zoo's perturb-tailless and perturb-red, the lizard reprogrammed.
     """
     from ncaforge import zoo
     from ncaforge.data.mnist import MnistError, load_mnist
@@ -180,13 +180,12 @@ def demo(model_spec: str, out: Path, seed: int) -> None:
             click.echo(f"(no MNIST section: {e})")
         if mnist is not None and "adversary-eight" in zoo.names():
             adversary = load_model("adversary-eight", "classifier")
-    perturbations = {}  # the zoo's perturbations of the lizard, named perturb-<variant>
+    perturbations = {}  # the zoo's perturbations of the lizard: a change of shape, then of colour
     if model_spec == "lizard":
         from ncaforge.cli.attack import variant_target
-        from ncaforge.data.variants import VARIANTS
 
         perturbations = {v: (load_model(f"perturb-{v}", "perturbation"), variant_target(model, v))
-                         for v in VARIANTS if f"perturb-{v}" in zoo.names()}
+                         for v in ("tailless", "red") if f"perturb-{v}" in zoo.names()}
     index = run_demo(model, target_for(model, None, None, None), out, seed, model_spec, mnist, adversary,
                      perturbations)
     click.echo(f"wrote {index}")
