@@ -99,7 +99,7 @@ def test_bundled_perturbations_reprogram_the_bundled_lizard_and_let_it_recover(v
     assert off["mse_original"] < 0.1 * on["mse_original"] and off["mse_original"] < off["mse_variant"]
 
 
-@pytest.mark.parametrize("variant", ["red"])
+@pytest.mark.parametrize("variant", ["tailless", "red"])
 def test_bundled_lizard_adversaries_reprogram_the_bundled_lizard(variant):
     import torch
 
@@ -122,7 +122,7 @@ def test_bundled_lizard_adversaries_reprogram_the_bundled_lizard(variant):
         x = Intervened(host, adversary=adversary).rollout(x, 300, g, mask=mask)
     mse = {k: float(v.mean()) for k, v in measure(x).items()}
     # 4 grown lizards, 300 steps of attack (plain lizard to the variant: tailless 0.0045, red 0.0150):
-    # tailless 0.0031 to the variant, 0.0027 to the original; red 0.0049 and 0.0130
+    # tailless 0.0027 to the variant, 0.0023 to the original; red 0.0049 and 0.0130
     assert mse["mse_variant"] < 0.8 * before
     if variant == "red":
         assert mse["mse_variant"] < 0.5 * mse["mse_original"]
