@@ -76,7 +76,7 @@ def test_bundled_adversary_makes_the_bundled_classifier_say_eight():
     assert figures["target_majority_100"] > 0.8  # 0.992 on the first 1000 test digits
 
 
-@pytest.mark.parametrize("variant", ["tailless", "red", "blue", "headless", "no_leg"])
+@pytest.mark.parametrize("variant", ["tailless", "red", "blue", "headless", "no_leg", "no_arm"])
 def test_bundled_perturbations_reprogram_the_bundled_lizard_and_let_it_recover(variant):
     import torch
 
