@@ -215,6 +215,9 @@ def test_attack_commands_refuse_bad_input(tmp_path, small_model):
     result = runner.invoke(main, ["attack", "inject", "--host", str(classifier), "--target", "red",
                                   "--out", str(tmp_path / "y")])
     assert result.exit_code != 0 and "class:N" in result.output
+    result = runner.invoke(main, ["attack", "inject", "--host", str(classifier), "--target", "class:8",
+                                  "--recover-weight", "1", "--out", str(tmp_path / "y")])
+    assert result.exit_code != 0 and "growing hosts" in result.output
 
 
 def test_grow_runs_perturbed_and_infiltrated_within_the_attack_window(tmp_path, small_model):

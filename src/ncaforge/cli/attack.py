@@ -166,6 +166,8 @@ def attack_inject(host_spec: str, target_spec: str, fraction: float, region: str
         from ncaforge.objectives.classifier import ClassifierObjective
 
         label = target_class(host, target_spec)
+        if recover_weight:
+            fail("--recover-weight is for growing hosts: a classifier host has no pattern to regrow")
         try:
             data = load_mnist(mnist_dir)
         except MnistError as e:
