@@ -15,7 +15,7 @@ favours attacks the host recovers from once they are lifted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -82,7 +82,7 @@ class GrowingObjective:
         if recovery is not None and (attack is None or recovery.target.shape != target.shape):
             raise ValueError("recovery needs an attack and a target of the variant's shape "
                              f"{tuple(target.shape)}, got {tuple(recovery.target.shape)}")
-        self.recovery = recovery
+        self.recovery = None if recovery is None else replace(recovery, target=recovery.target.to(device))
         _, self.height, self.width = target.shape
         self.starts = model.seed(1, self.height, self.width) if starts is None else starts.to(device)
         if self.starts.shape[1:] != (model.layout.channels, self.height, self.width):
@@ -139,8 +139,8 @@ class GrowingObjective:
             lo, hi = self.recovery.steps
             lifted = self.host(x, int(torch.randint(lo, hi, (1,), generator=generator)), generator,
                                checkpoint_every=self.checkpoint_every)
-            target = self.recovery.target.to(x.device)
-            loss = loss + self.recovery.weight * rgba_mse(lifted, target, self.host.layout.rgba).mean()
+            loss = loss + self.recovery.weight * rgba_mse(lifted, self.recovery.target,
+                                                          self.host.layout.rgba).mean()
         if self.pool is not None:
             self.pool.commit(idx, x)
         return loss, x
