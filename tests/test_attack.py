@@ -164,8 +164,11 @@ def test_attack_and_eval_commands_on_a_growing_host(tmp_path, small_model, disc_
                                   "--plot", str(tmp_path / "perturb.png")])
     assert result.exit_code == 0, result.output
     figures = json.loads(out.read_text())
-    for key in ("mse_variant_on", "mse_original_off", "host_mse_original_off", "mse_variant_on_again"):
+    for key in ("mse_variant_on", "mse_original_off", "host_mse_original_off", "mse_variant_on_again",
+                "aligned_mse_original_off"):
         assert np.isfinite(figures[key])
+    assert figures["aligned_mse_original_off"] <= figures["mse_original_off"]
+    assert 0 <= figures["recovered_off"] <= figures["aligned_recovered_off"] <= 1
     assert set(figures["scaled"]) == {"1.0", "0.5", "0.0", "-0.5", "-1.0"}
     (pair,) = figures["pairs"].values()
     assert set(pair) == {"mse_variant", "mse_original", "mse_other"}  # no "both": not named variants
@@ -176,8 +179,26 @@ def test_attack_and_eval_commands_on_a_growing_host(tmp_path, small_model, disc_
                                   "2", "--json", str(out)])
     assert result.exit_code == 0, result.output
     figures = json.loads(out.read_text())
-    for key in ("mse_variant_attack", "mse_original_removed", "host_mse_original"):
+    for key in ("mse_variant_attack", "mse_original_removed", "host_mse_original",
+                "aligned_mse_original_removed"):
         assert np.isfinite(figures[key])
+    assert 0 <= figures["recovered_removed"] <= figures["aligned_recovered_removed"] <= 1
+
+
+def test_aligned_mse_forgives_a_small_shift_and_nothing_else():
+    from ncaforge.analysis.attack import aligned_mse, recovered_fraction
+    from ncaforge.objectives.growing import rgba_mse
+
+    target = torch.zeros(4, 12, 12)
+    target[:, 4:8, 3:7] = 1.0
+    x = torch.stack([target, torch.roll(target, (1, -2), (1, 2)), torch.roll(target, 3, 2),
+                     target * 0.5]).repeat(1, 2, 1, 1)  # 8 channels, RGBA first
+    plain = rgba_mse(x, target, [0, 1, 2, 3])
+    aligned = aligned_mse(x, target, [0, 1, 2, 3], shift=2)
+    assert float(aligned[0]) == 0 and float(aligned[1]) == 0 < float(plain[1])  # within 2 pixels: forgiven
+    assert 0 < float(aligned[2]) < float(plain[2])  # 3 pixels off: closer, not forgiven
+    assert float(aligned[3]) == float(plain[3]) > 0  # a wrong pattern in place stays wrong
+    assert recovered_fraction(np.array([0.1, 0.2, 0.3, 0.5]), 0.1) == 0.5
 
 
 def test_compose_writes_the_sum_of_directions(tmp_path):

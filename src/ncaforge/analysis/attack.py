@@ -77,10 +77,35 @@ def run_phases(x: torch.Tensor, phases: Sequence[Phase], measure: Measure, gener
 
 
 # ----------------------------------------------------------------------------- growing hosts
-def image_measure(host: NCA, targets: dict[str, torch.Tensor]) -> Measure:
-    """Per-sample RGBA MSE to each named target (``mse_<name>``)."""
+def aligned_mse(x: torch.Tensor, target: torch.Tensor, rgba: list[int], shift: int = 2) -> torch.Tensor:
+    """Per-sample RGBA MSE to ``target`` at the best integer offset within ``shift`` pixels.
+
+    A host that regrows its pattern whole but a pixel off scores as badly on plain MSE
+    as a malformed one; this tells the two apart (the grid wraps, so keep patterns
+    ``shift`` pixels from its edge).
+    """
+    offsets = range(-shift, shift + 1)
+    return torch.stack([rgba_mse(torch.roll(x, (dy, dx), (2, 3)), target, rgba)
+                        for dy in offsets for dx in offsets]).amin(0)
+
+
+def image_measure(host: NCA, targets: dict[str, torch.Tensor], aligned: tuple[str, ...] = ()) -> Measure:
+    """Per-sample RGBA MSE to each named target (``mse_<name>``) and, for the targets named in
+    ``aligned``, the shift-aligned MSE (``aligned_mse_<name>``, see :func:`aligned_mse`)."""
     rgba = host.layout.rgba
-    return lambda x: {f"mse_{name}": rgba_mse(x, t.to(x.device), rgba) for name, t in targets.items()}
+
+    def measure(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = {f"mse_{name}": rgba_mse(x, t.to(x.device), rgba) for name, t in targets.items()}
+        out.update({f"aligned_mse_{name}": aligned_mse(x, targets[name].to(x.device), rgba)
+                    for name in aligned})
+        return out
+
+    return measure
+
+
+def recovered_fraction(errors: np.ndarray, scale: float, factor: float = 2.0) -> float:
+    """The fraction of samples whose error is within ``factor`` x ``scale`` (the plain host's)."""
+    return float((errors <= factor * scale).mean())
 
 
 @torch.no_grad()
@@ -97,11 +122,13 @@ def perturbation_schedule(host: NCA, perturbation: Perturbation, variant: torch.
     """On / off / on from seeds, and the unperturbed host over the same steps with the same randomness.
 
     Keys ``mse_variant_on``, ``mse_original_on`` (step ``phase_steps``), ``..._off`` (2x),
-    ``..._on_again`` (3x) and ``host_mse_original_off``: the unperturbed host's MSE to the
-    original at the end of the off phase, the scale for recovery.
+    ``..._on_again`` (3x), the same as ``aligned_mse_original_*`` (best offset within 2
+    pixels), and ``host_mse_original_off``: the unperturbed host's MSE to the original at
+    the end of the off phase, the scale for recovery. ``recovered_off`` and
+    ``aligned_recovered_off``: the fraction of samples back within 2x of that scale.
     """
     _, h, w = original.shape
-    measure = image_measure(host, {"variant": variant, "original": original})
+    measure = image_measure(host, {"variant": variant, "original": original}, aligned=("original",))
     run = Intervened(host, perturbation=perturbation)
     phases = [Phase("on", phase_steps, run), Phase("off", phase_steps, host),
               Phase("on_again", phase_steps, run)]
@@ -111,6 +138,10 @@ def perturbation_schedule(host: NCA, perturbation: Perturbation, variant: torch.
                        torch.Generator().manual_seed(seed), every, progress)
     out = attacked.mean_at_ends()
     out.update({f"host_{k}": v for k, v in plain.mean_at_ends().items()})
+    scale = out["host_mse_original_off"]
+    for key in ("mse_original", "aligned_mse_original"):
+        recovered = recovered_fraction(attacked.ends["off"][key], scale)
+        out[key.replace("mse_original", "recovered_off")] = recovered
     return out, attacked, plain
 
 
@@ -131,18 +162,23 @@ def injection_schedule(host: NCA, adversary: NCA, variant: torch.Tensor, origina
     """Grown host patterns get adversaries for ``attack_steps``; then they are removed.
 
     Keys ``mse_variant_attack``, ``mse_original_attack``, ``mse_variant_removed``,
-    ``mse_original_removed``, and ``host_mse_original``: the host alone after as many steps.
+    ``mse_original_removed`` (and ``aligned_mse_original_*``, best offset within 2 pixels),
+    ``host_mse_original``: the host alone after as many steps, and ``recovered_removed``,
+    ``aligned_recovered_removed``: the fraction of samples back within 2x of it.
     """
     _, h, w = original.shape
     g = torch.Generator().manual_seed(seed)
     x = grown(host, h, w, samples, grow_steps, g)
     mask = adversary_mask(samples, h, w, fraction, region, g, x.device)
-    measure = image_measure(host, {"variant": variant, "original": original})
+    measure = image_measure(host, {"variant": variant, "original": original}, aligned=("original",))
     run = run_phases(x, [Phase("attack", attack_steps, Intervened(host, adversary=adversary), mask),
                          Phase("removed", removed_steps, host)], measure, g, every, progress)
     alone = host.rollout(x, attack_steps + removed_steps, torch.Generator().manual_seed(seed + 1))
     out = run.mean_at_ends()
     out["host_mse_original"] = float(rgba_mse(alone, original, host.layout.rgba).mean())
+    for key in ("mse_original", "aligned_mse_original"):
+        out[key.replace("mse_original", "recovered_removed")] = recovered_fraction(
+            run.ends["removed"][key], out["host_mse_original"])
     out["adversary_cells"] = float(mask.sum(dim=(1, 2, 3)).float().mean())
     return out, run
 
