@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 import torch
 
-from ncaforge.cli.common import fail, grid_of, load_model, run_training, training_options
+from ncaforge.cli.common import echo_figures, fail, grid_of, load_model, run_training, training_options
 from ncaforge.core.nca import NCA
 
 if TYPE_CHECKING:
@@ -460,8 +460,7 @@ def eval_attack_inject(host_spec: str, adversary_spec: str, fraction: float, tar
         figures, run = analysis.injection_schedule(host, adversary, variant, original, fraction, shape,
                                                    samples, seed, progress=True)
         result.update(figures)
-        for k, v in figures.items():
-            click.echo(f"{k:>24}: {v:.6f}")
+        echo_figures(figures)
         if plot_path:
             plot_phases(run.steps, {k: v.mean(1) for k, v in run.curves.items()}, run.boundaries, plot_path)
     if json_path:
@@ -502,8 +501,7 @@ def eval_attack_perturb(host_spec: str, perturbation_spec: str, target_spec: str
     figures, run, plain = analysis.perturbation_schedule(host, p, variant, original, samples, seed,
                                                          phase_steps, progress=True)
     result: dict = {"host": host_spec, "perturbation": perturbation_spec, "target": target_spec, **figures}
-    for key, v in figures.items():
-        click.echo(f"{key:>30}: {v:.6f}")
+    echo_figures(figures)
     targets = {"variant": variant, "original": original}
     result["scaled"] = {}
     for scale in (1.0, 0.5, 0.0, -0.5, -1.0):

@@ -92,6 +92,13 @@ def run_training(build: Callable[[Group], object], describe: str, run: dict, ext
                    f"{time.time() - start:.0f}s this session; model in {out / 'checkpoint'}")
 
 
+def echo_figures(figures: dict[str, float], digits: int = 6) -> None:
+    """One right-aligned ``key: value`` line per figure."""
+    width = max(map(len, figures))
+    for key, v in figures.items():
+        click.echo(f"{key:>{width}}: {v:.{digits}f}")
+
+
 def load_model(spec: str, family: str | None = None) -> NCA:
     from ncaforge import zoo
     from ncaforge.io.checkpoint import CheckpointError

@@ -8,7 +8,7 @@ import click
 import numpy as np
 import torch
 
-from ncaforge.cli.common import fail, grid_of, load_model, target_for
+from ncaforge.cli.common import echo_figures, fail, grid_of, load_model, target_for
 
 
 @click.group("eval")
@@ -50,8 +50,7 @@ def eval_growing(model_spec: str, target: str | None, target_size: int | None, p
     except ValueError as e:
         fail(str(e))
     result["model"], result["target"] = model_spec, target or model.provenance.get("target", "lizard")
-    for key in ("mse_100", "mse_200", "persistence_max_mse", "regen_mse"):
-        click.echo(f"{key:>22}: {result[key]:.6f}")
+    echo_figures({key: result[key] for key in ("mse_100", "mse_200", "persistence_max_mse", "regen_mse")})
     if json_path:
         write_json(json_path, result)
         click.echo(f"wrote {json_path}")
@@ -87,8 +86,7 @@ def eval_mnist(model_spec: str, mnist_dir: Path | None, limit: int | None, steps
     curves = classify(model, images, labels, steps=steps, seed=seed)
     result = {**curves.metrics(), "model": model_spec, "digits": len(images), "seed": seed,
               "data": data.source, "per_class": curves.per_class()}
-    for key, value in curves.metrics().items():
-        click.echo(f"{key:>28}: {value:.4f}")
+    echo_figures(curves.metrics(), digits=4)
     click.echo(f"\n{'class':>5}{'digits':>8}{'cell acc':>10}{'agreement':>11}   (at step {steps})")
     for row in result["per_class"]:
         click.echo(f"{row['class']:>5}{row['digits']:>8}{row['cell_accuracy']:>10.4f}{row['total_agreement']:>11.4f}")
