@@ -94,9 +94,13 @@ def test_bundled_perturbations_reprogram_the_bundled_lizard_and_let_it_recover(v
         off = host.rollout(on, 300, g)
     on, off = ({k: float(v.mean()) for k, v in measure(x).items()} for x in (on, off))
     assert on["mse_variant"] < 0.5 * on["mse_original"]  # the bar, with the perturbation on
-    # lifted, the lizard comes back (MSE to it in 300 steps, 4 seeds: red 0.0130 -> 0.0007, blue
-    # 0.0098 -> 0.0009, tailless 0.0043 -> 0.0009; the plain host 0.000044)
+    # lifted, the lizard comes back (MSE to it in 300 steps, 4 seeds: red 0.0115 -> 0.00046, blue
+    # 0.0098 -> 0.0009, tailless 0.0038 -> 0.000049; the plain host 0.000044)
     assert off["mse_original"] < 0.1 * on["mse_original"] and off["mse_original"] < off["mse_variant"]
+    if variant == "tailless":  # trained for recovery: the bar, within 2x of the plain host
+        with torch.no_grad():
+            plain = host.rollout(host.seed(2, 72, 72), 600, torch.Generator().manual_seed(0))
+        assert off["mse_original"] < 2 * float(measure(plain)["mse_original"].mean())
 
 
 @pytest.mark.parametrize("variant", ["tailless", "red"])
