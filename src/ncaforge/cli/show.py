@@ -9,7 +9,7 @@ import click
 import numpy as np
 import torch
 
-from ncaforge.cli.common import fail, grid_of, load_model, target_for
+from ncaforge.cli.common import fail, grid_of, load_model
 from ncaforge.core.nca import NCA
 from ncaforge.io.checkpoint import family_of
 
@@ -115,7 +115,9 @@ def infiltration(host: NCA, perturbations: tuple[str, ...], adversary_spec: str 
         except ValueError as e:
             fail(str(e))
     elif adversary is not None:
-        shape = target_for(host, None, None, None)[3] >= 0.1 if region == "target" else None
+        from ncaforge.cli.attack import host_shape
+
+        shape = host_shape(host) if region == "target" else None
         if shape is not None and tuple(shape.shape) != grid:
             fail(f"--region target: the host's target is {tuple(shape.shape)}, the grid {grid}; "
                  "use --region grid")
