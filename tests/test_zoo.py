@@ -23,6 +23,9 @@ def test_add_then_load_by_name_with_provenance(tmp_path, tmp_zoo):
     assert zoo.load("tiny").config.hidden == 8
     text = (tmp_zoo / "tiny" / "PROVENANCE.md").read_text()
     assert "nca train growing" in text and "mse_200" in text
+    zoo.add(tmp_path / "run", "second", "another", {})
+    zoo.add(tmp_path / "run", "tiny", "trained again", {"mse_200": 0.25})  # replaced in its place
+    assert zoo.names() == ["tiny", "second"] and zoo.index()[0]["metrics"] == {"mse_200": 0.25}
 
 
 def test_damaged_zoo_weights_are_refused(tmp_path, tmp_zoo):

@@ -75,8 +75,13 @@ def add(checkpoint_dir: str | Path, name: str, description: str, metrics: dict[s
     if notes:
         lines += ["", "## Notes", "", notes]
     (dest / "PROVENANCE.md").write_text("\n".join(lines) + "\n")
-    entries = [e for e in index() if e["name"] != name]
-    entries.append({"name": name, "family": cfg["family"], "description": description,
-                    "sha256": sha256(dest / ckpt.MODEL_FILE), "metrics": metrics})
+    entry = {"name": name, "family": cfg["family"], "description": description,
+             "sha256": sha256(dest / ckpt.MODEL_FILE), "metrics": metrics}
+    entries = index()
+    names_now = [e["name"] for e in entries]
+    if name in names_now:  # a model trained again keeps its place in the list
+        entries[names_now.index(name)] = entry
+    else:
+        entries.append(entry)
     (zoo_dir() / "index.json").write_text(json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
     return dest
