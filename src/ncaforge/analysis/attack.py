@@ -108,6 +108,13 @@ def recovered_fraction(errors: np.ndarray, scale: float, factor: float = 2.0) ->
     return float((errors <= factor * scale).mean())
 
 
+def recovery_figures(ends: dict[str, np.ndarray], scale: float, phase: str) -> dict[str, float]:
+    """``recovered_<phase>`` and ``aligned_recovered_<phase>``: the fraction of samples whose plain
+    and shift-aligned MSE to the original, at the end of ``phase``, is within 2x of ``scale``."""
+    return {f"{kind}recovered_{phase}": recovered_fraction(ends[f"{kind}mse_original"], scale)
+            for kind in ("", "aligned_")}
+
+
 @torch.no_grad()
 def grown(host: NCA, height: int, width: int, samples: int, steps: int, generator: torch.Generator
           ) -> torch.Tensor:
@@ -138,10 +145,7 @@ def perturbation_schedule(host: NCA, perturbation: Perturbation, variant: torch.
                        torch.Generator().manual_seed(seed), every, progress)
     out = attacked.mean_at_ends()
     out.update({f"host_{k}": v for k, v in plain.mean_at_ends().items()})
-    scale = out["host_mse_original_off"]
-    for key in ("mse_original", "aligned_mse_original"):
-        recovered = recovered_fraction(attacked.ends["off"][key], scale)
-        out[key.replace("mse_original", "recovered_off")] = recovered
+    out.update(recovery_figures(attacked.ends["off"], out["host_mse_original_off"], "off"))
     return out, attacked, plain
 
 
@@ -176,9 +180,7 @@ def injection_schedule(host: NCA, adversary: NCA, variant: torch.Tensor, origina
     alone = host.rollout(x, attack_steps + removed_steps, torch.Generator().manual_seed(seed + 1))
     out = run.mean_at_ends()
     out["host_mse_original"] = float(rgba_mse(alone, original, host.layout.rgba).mean())
-    for key in ("mse_original", "aligned_mse_original"):
-        out[key.replace("mse_original", "recovered_removed")] = recovered_fraction(
-            run.ends["removed"][key], out["host_mse_original"])
+    out.update(recovery_figures(run.ends["removed"], out["host_mse_original"], "removed"))
     out["adversary_cells"] = float(mask.sum(dim=(1, 2, 3)).float().mean())
     return out, run
 
