@@ -1,0 +1,1 @@
+"""The browser playground: models exported as a static site whose JS runs the same step as Python."""
