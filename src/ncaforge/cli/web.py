@@ -1,0 +1,126 @@
+"""`nca export web` and `nca play`: the browser playground as a static site, and a local server for it."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import tempfile
+from pathlib import Path
+
+import click
+
+from ncaforge.cli.common import fail
+
+# What `nca play` shows when given no model: the zoo's lizard and MNIST classifier, with all they take.
+PLAY_MODELS = ("lizard", "mnist")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site without a log line per request."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def _names(values: tuple[str, ...]) -> list[str]:
+    """Repeated and comma-separated values as one list: --perturbations a,b --perturbations c."""
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def _zoo_extras(models: list[str]) -> tuple[list[str], list[str]]:
+    """The zoo's perturbations and adversaries made for ``models`` (by their recorded host)."""
+    from ncaforge import zoo
+    from ncaforge.io.checkpoint import read_config
+
+    perturbations, adversaries = [], []
+    for entry in zoo.index():
+        host = read_config(zoo.resolve(entry["name"])).get("provenance", {}).get("host")
+        if host in models:
+            (perturbations if entry["family"] == "perturbation" else adversaries).append(entry["name"])
+    return perturbations, adversaries
+
+
+def _export(models: list[str], perturbations: list[str], adversaries: list[str],
+            size: tuple[int, int] | None, out: Path) -> Path:
+    from ncaforge.io.checkpoint import CheckpointError
+    from ncaforge.web.export import build_site, write_site
+
+    try:
+        site = build_site(models, perturbations, adversaries, size)
+    except (CheckpointError, ValueError) as e:
+        fail(str(e))
+    write_site(out, site)
+    counts = [f"{m['name']} (+{len(m['perturbations'])} perturbations, +{len(m['adversaries'])} adversaries)"
+              for m in site["models"]]
+    click.echo(f"wrote {out}/index.html: {', '.join(counts)}")
+    return out
+
+
+def site_options(f):
+    """The options `nca export web` and `nca play` share."""
+    for option in reversed([
+        click.option("--perturbations", multiple=True, metavar="NAME|DIR[,...]",
+                     help="Perturbations to put on sliders (repeatable or comma-separated); each goes "
+                          "with the model it was trained on."),
+        click.option("--adversary", "adversaries", multiple=True, metavar="NAME|DIR[,...]",
+                     help="Adversary rules for the adversary brush (repeatable or comma-separated)."),
+        click.option("--size", nargs=2, type=int, default=None, metavar="H W",
+                     help="Grid of growing models [96 96]; classifiers keep their training grid."),
+    ]):
+        f = option(f)
+    return f
+
+
+@click.group("export")
+def export() -> None:
+    """Export models for use outside ncaforge."""
+
+
+@export.command("web")
+@click.option("--model", "models", multiple=True, required=True, metavar="NAME|DIR",
+              help="A zoo name or checkpoint directory (repeatable: the page gets a model picker).")
+@site_options
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write the site into (replaced whole).")
+def export_web(models: tuple[str, ...], perturbations: tuple[str, ...], adversaries: tuple[str, ...],
+               size: tuple[int, int] | None, out: Path) -> None:
+    """Write a self-contained static site that runs the models in the browser.
+
+    Open OUT/index.html, or serve OUT with any static file server; it needs no network.
+    Example: nca export web --model lizard --perturbations perturb-red,perturb-tailless --out site
+    """
+    _export(_names(models), _names(perturbations), _names(adversaries), size, out)
+
+
+@click.command()
+@click.option("--model", "models", multiple=True, metavar="NAME|DIR",
+              help="Models to play with (repeatable) [lizard and mnist, with the zoo's perturbations "
+                   "and adversaries for them].")
+@site_options
+@click.option("--port", default=8000, show_default=True, help="Port on localhost (0: any free one).")
+def play(models: tuple[str, ...], perturbations: tuple[str, ...], adversaries: tuple[str, ...],
+         size: tuple[int, int] | None, port: int) -> None:
+    """Open the browser playground: export to a temporary folder and serve it on localhost.
+
+    Erase cells and watch them regrow, place adversarial cells, drag perturbation sliders,
+    draw digits for a classifier. Stop with Ctrl+C.
+    """
+    names = _names(models)
+    chosen_perturbations, chosen_adversaries = _names(perturbations), _names(adversaries)
+    if not names:
+        names = list(PLAY_MODELS)
+        if not chosen_perturbations and not chosen_adversaries:
+            chosen_perturbations, chosen_adversaries = _zoo_extras(names)
+    with tempfile.TemporaryDirectory(prefix="nca-play-") as tmp:
+        site = _export(names, chosen_perturbations, chosen_adversaries, size, Path(tmp) / "site")
+        handler = functools.partial(_QuietHandler, directory=str(site))
+        try:
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+        except OSError as e:
+            fail(f"cannot serve on port {port}: {e.strerror}; pick another with --port")
+        with server:
+            click.echo(f"playground at http://127.0.0.1:{server.server_address[1]}/ (Ctrl+C stops)")
+            try:
+                server.serve_forever()
+            except KeyboardInterrupt:
+                click.echo("stopped")

@@ -1,0 +1,168 @@
+"""The playground end to end in headless Chromium: grow, erase and regrow, perturb, hijack, classify.
+
+`nca play` serves the site; tests/web/browser.js (Playwright) uses it with the mouse and keyboard
+and reads the canvas pixels back. Screenshots and the measured steps/s go to
+``$NCA_TEST_ARTEFACTS`` [out/test-artefacts/web]. Needs node, npm's playwright-core (`make
+setup` installs it) and Debian's chromium (`.ci/run` installs it); CI fails rather than skips.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ncaforge import zoo
+from ncaforge.cli.attack import original_target
+
+ROOT = Path(__file__).resolve().parents[1]
+DRIVER = ROOT / "tests" / "web" / "browser.js"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARTEFACTS = Path(os.environ.get("NCA_TEST_ARTEFACTS", ROOT / "out" / "test-artefacts" / "web"))
+GRID = 96
+
+
+def _missing() -> str | None:
+    if shutil.which("node") is None:
+        return "node is not installed"
+    if not (ROOT / "node_modules" / "playwright-core").is_dir():
+        return "playwright-core is not installed (npm ci)"
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
+if _missing():
+    if os.environ.get("CI"):
+        pytest.fail(f"the browser tests cannot run in CI: {_missing()}", pytrace=False)
+    pytest.skip(_missing(), allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def server():
+    """`nca play` on a free port, with the lizard, the classifier and their interventions."""
+    command = [sys.executable, "-m", "ncaforge.cli", "play", "--model", "lizard", "--model", "mnist",
+               "--perturbations", "perturb-red,perturb-tailless",
+               "--adversary", "adversary-red,adversary-eight", "--port", "0"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("playground at "):
+            break
+    else:
+        pytest.fail("nca play printed no URL:\n" + "".join(lines))
+    yield line.split()[2]
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def browse(url: str, actions: list[dict]) -> dict:
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    job = {"url": url, "artefacts": str(ARTEFACTS), "actions": actions}
+    done = subprocess.run(["node", str(DRIVER)], input=json.dumps(job), capture_output=True, text=True,
+                          timeout=600, check=False, env={**os.environ, "CHROMIUM": CHROMIUM})
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["errors"] == [], result["errors"]
+    return result
+
+
+def rgb(result: dict, name: str) -> np.ndarray:
+    p = result["pixels"][name]
+    return np.frombuffer(base64.b64decode(p["rgba"]), np.uint8).reshape(p["height"], p["width"], 4)[..., :3]
+
+
+def occupied(image: np.ndarray) -> np.ndarray:
+    """Cells that are not (nearly) white: where the pattern is."""
+    return image.min(-1) < 225
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def magenta(image: np.ndarray) -> np.ndarray:
+    r, g, b = (image[..., k].astype(int) for k in range(3))
+    return (r > 150) & (b > 150) & (g < 90)
+
+
+def report(values: dict) -> None:
+    path = ARTEFACTS / "report.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**old, **values}, indent=2) + "\n")
+
+
+@pytest.fixture(scope="module")
+def lizard_shape() -> np.ndarray:
+    """Where the zoo lizard's target is on the playground's 96x96 grid (it grows from the centre)."""
+    alpha = original_target(zoo.load("lizard"))[3].numpy() > 0.1
+    pad = (GRID - alpha.shape[0]) // 2
+    return np.pad(alpha, pad)
+
+
+def test_lizard_grows_regrows_takes_perturbations_and_adversaries(server, lizard_shape) -> None:
+    middle = [[40, 20], [40, 76], [56, 76], [56, 20]]  # a band through the body, brush radius 6
+    result = browse(server + "?model=lizard&backend=js&seed=1&speed=16", [
+        {"wait": 400}, {"pause": True}, {"pixels": "grown"}, {"screenshot": "lizard-1-grown"},
+        {"tool": "erase"}, {"drag": middle}, {"pixels": "damaged"}, {"screenshot": "lizard-2-erased"},
+        {"play": True}, {"wait": 600}, {"pause": True}, {"pixels": "regrown"},
+        {"screenshot": "lizard-3-regrown"},
+        {"slider": "perturb-red", "presses": 20}, {"play": True}, {"wait": 400}, {"pause": True},
+        {"pixels": "red"}, {"screenshot": "lizard-4-perturb-red"},
+        {"slider": "perturb-red", "presses": -20}, {"pixels": "before-adversaries"},
+        {"tool": "adversary"}, {"drag": [[48, 40], [48, 56]]}, {"pixels": "adversaries"},
+        {"screenshot": "lizard-5-adversaries"},
+        {"click": "#clear-adversaries"}, {"pixels": "cleared"},
+        {"bench": 100, "name": "lizard"},
+    ])
+    grown, damaged, regrown = (occupied(rgb(result, k)) for k in ("grown", "damaged", "regrown"))
+    assert iou(grown, lizard_shape) > 0.7, iou(grown, lizard_shape)
+    green = rgb(result, "grown")[grown].astype(int)
+    assert (green[:, 1] > green[:, 0]).mean() > 0.8  # a green lizard
+    assert damaged.sum() < 0.75 * grown.sum()  # the drag erased a band of it
+    assert iou(regrown, lizard_shape) > 0.7, iou(regrown, lizard_shape)
+    red_cells = rgb(result, "red")[occupied(rgb(result, "red"))].astype(int)
+    assert (red_cells[:, 0] > red_cells[:, 1]).mean() > 0.6  # k = 1 of perturb-red: a red lizard
+    before, hijacked = rgb(result, "before-adversaries"), rgb(result, "adversaries")
+    assert (magenta(hijacked) & (hijacked != before).any(-1)).sum() > 20  # placed cells show in magenta
+    assert np.array_equal(rgb(result, "cleared"), before)  # and are all gone again
+    report({"lizard_96x96_js": result["values"]["bench_lizard"]})
+
+
+def class_colours() -> np.ndarray:
+    from ncaforge.render.classes import CLASS_COLOURS
+
+    return np.rint(CLASS_COLOURS.numpy() * 255).astype(int)
+
+
+def votes(image: np.ndarray) -> np.ndarray:
+    """For each fully inked cell the class whose colour it shows (-1 elsewhere)."""
+    distance = np.abs(image[..., None, :].astype(int) - class_colours()[None, None]).sum(-1)
+    return np.where(distance.min(-1) <= 6, distance.argmin(-1), -1)
+
+
+def test_classifier_colours_a_loaded_and_a_drawn_digit_by_class(server) -> None:
+    result = browse(server + "?model=mnist&backend=js&seed=2&speed=4", [
+        {"click": "#digits button:nth-child(4)"}, {"wait": 150}, {"pixels": "three"},
+        {"screenshot": "mnist-1-three"},
+        {"value": "legend", "js": "document.getElementById('legend').textContent"},
+        {"click": "#clear-digit"}, {"tool": "ink"}, {"drag": [[4, 14], [23, 14]]}, {"wait": 150},
+        {"pixels": "one"}, {"screenshot": "mnist-2-drawn-one"},
+        {"bench": 100, "name": "mnist"},
+    ])
+    for name, digit in (("three", 3), ("one", 1)):
+        v = votes(rgb(result, name))
+        counts = np.bincount(v[v >= 0], minlength=10)
+        assert counts.sum() > 15, f"{name}: only {counts.sum()} class-coloured cells"
+        assert counts.argmax() == digit, f"{name}: the cells vote {counts.tolist()}"
+    assert "3:" in result["values"]["legend"]
+    report({"mnist_28x28_js": result["values"]["bench_mnist"]})
