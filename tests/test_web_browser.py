@@ -151,18 +151,48 @@ def votes(image: np.ndarray) -> np.ndarray:
 
 
 def test_classifier_colours_a_loaded_and_a_drawn_digit_by_class(server) -> None:
-    result = browse(server + "?model=mnist&backend=js&seed=2&speed=4", [
-        {"click": "#digits button:nth-child(4)"}, {"wait": 150}, {"pixels": "three"},
-        {"screenshot": "mnist-1-three"},
+    result = browse(server + "?backend=js&seed=2&speed=4", [
+        {"select": ["#model", "1"]}, {"value": "picked", "js": "window.playground.host.name"},
+        {"click": "#digits button:nth-child(3)"}, {"wait": 150}, {"pixels": "two"},
+        {"screenshot": "mnist-1-two"},
         {"value": "legend", "js": "document.getElementById('legend').textContent"},
         {"click": "#clear-digit"}, {"tool": "ink"}, {"drag": [[4, 14], [23, 14]]}, {"wait": 150},
         {"pixels": "one"}, {"screenshot": "mnist-2-drawn-one"},
         {"bench": 100, "name": "mnist"},
     ])
-    for name, digit in (("three", 3), ("one", 1)):
+    # MNIST's first test 2 reads 2 in 16 of 16 Python runs of 150 steps (its first 3 in 15 of 16)
+    for name, digit in (("two", 2), ("one", 1)):
         v = votes(rgb(result, name))
         counts = np.bincount(v[v >= 0], minlength=10)
         assert counts.sum() > 15, f"{name}: only {counts.sum()} class-coloured cells"
         assert counts.argmax() == digit, f"{name}: the cells vote {counts.tolist()}"
-    assert "3:" in result["values"]["legend"]
+    assert result["values"]["picked"] == "mnist"
+    assert "2:" in result["values"]["legend"]
     report({"mnist_28x28_js": result["values"]["bench_mnist"]})
+
+
+BACKENDS_JS = (ROOT / "tests" / "web" / "backends.js").read_text()
+
+
+def test_webgl_backend_steps_as_the_js_engine_and_grows_the_lizard(server, lizard_shape) -> None:
+    result = browse(server + "?model=lizard&backend=webgl&seed=3&speed=16", [
+        {"value": "kind", "js": "window.playground.backend.kind"},
+        {"wait": 300}, {"pause": True}, {"pixels": "grown"}, {"screenshot": "lizard-webgl-grown"},
+        {"bench": 50, "name": "lizard"},
+        {"value": "parity", "js": BACKENDS_JS},
+    ])
+    assert result["values"]["kind"] == "WebGL2"
+    parity = result["values"]["parity"]
+    assert set(parity) == {"lizard", "mnist"}
+    assert set(parity["lizard"]) == {"plain", "perturbed", "adversaries"}
+    for model, cases in parity.items():
+        for case, d in cases.items():
+            assert d["max_change"] > 0.1, (model, case, d)  # the step does something
+            assert d["max_diff"] < 1e-4, (model, case, d)  # and the same on both backends
+    assert iou(occupied(rgb(result, "grown")), lizard_shape) > 0.7
+    report({"lizard_96x96_webgl_software": result["values"]["bench_lizard"], "webgl_vs_js": parity})
+
+
+def test_auto_backend_prefers_js_over_software_gl(server) -> None:
+    kind = browse(server + "?paused=1", [{"value": "kind", "js": "window.playground.backend.kind"}])
+    assert kind["values"]["kind"].startswith("JS (faster than the software GL here: SwiftShader")

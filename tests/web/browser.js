@@ -4,7 +4,7 @@
 // Actions: {wait: N} (until the page has run N steps), {pause: true}, {play: true},
 // {tool: "erase"|"adversary"|...}, {drag: [[row, col], ...]} (cells), {slider: NAME, presses: N}
 // (arrow keys on a perturbation's k slider), {click: CSS}, {pixels: NAME}, {screenshot: NAME},
-// {bench: STEPS} (time backend steps in a loop), {value: NAME, js: EXPRESSION}.
+// {select: [CSS, VALUE]}, {bench: STEPS} (time backend steps in a loop), {value: NAME, js: EXPRESSION}.
 "use strict";
 const path = require("path");
 const fs = require("fs");
@@ -50,6 +50,8 @@ async function run(job) {
         for (let n = 0; n < Math.abs(a.presses); n++) await page.keyboard.press(key);
       } else if (a.click) {
         await page.click(a.click);
+      } else if (a.select) {
+        await page.selectOption(...a.select);
       } else if (a.pixels) {
         result.pixels[a.pixels] = await page.evaluate(() => {
           const c = document.getElementById("grid");
