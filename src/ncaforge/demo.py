@@ -138,12 +138,13 @@ def perturbation_section(host: NCA, original: torch.Tensor, perturbations: Pertu
 def run_demo(nca: NCA, target: torch.Tensor, out: str | Path, seed: int = 0,
              name: str = "lizard", mnist: tuple[NCA, torch.Tensor, torch.Tensor] | None = None,
              mnist_adversary: NCA | None = None,
-             perturbations: Perturbations | None = None) -> Path:
+             perturbations: Perturbations | None = None, playground: str | None = None) -> Path:
     """Write the demo's animations, plot, figures and index.html into ``out``.
 
     With ``mnist`` = (classifier, test images, labels) the report gets an MNIST section,
     and with ``mnist_adversary`` too, a section on adversarial cells hijacking it; with
-    ``perturbations`` (name -> (perturbation of ``nca``, variant target)), one on them.
+    ``perturbations`` (name -> (perturbation of ``nca``, variant target)), one on them;
+    ``playground`` is the address of an exported playground site beside the report, linked at the end.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -190,6 +191,11 @@ def run_demo(nca: NCA, target: torch.Tensor, out: str | Path, seed: int = 0,
         sections.append(mnist_section(*mnist, out, seed))
         if mnist_adversary is not None:
             sections.append(mnist_attack_section(*mnist, mnist_adversary, out, seed))
+    if playground:
+        sections.append(Section("Play with it", "The same models in your browser: erase cells and watch "
+                                "them regrow, place adversarial cells, drag perturbation sliders, draw "
+                                "digits. Written by `nca export web`; `nca play` serves it.",
+                                links=[(playground, "Open the playground")]))
     return write_report(out / "index.html", f"ncaforge demo: {name}",
                         "A Neural Cellular Automaton grows a lizard from a single cell and "
                         "regenerates it after damage.", sections)

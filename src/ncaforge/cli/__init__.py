@@ -12,7 +12,8 @@ from ncaforge.cli import attack, evaluate, show, tools, train, web
 def main() -> None:
     """ncaforge: grow, train, damage and analyse Neural Cellular Automata.
 
-    Start with `nca demo`, or `nca grow --model lizard`. Every command has --help.
+    Start with `nca demo`, `nca play` (in the browser), or `nca grow --model lizard`.
+    Every command has --help.
     """
 
 

@@ -164,7 +164,8 @@ def demo(model_spec: str, out: Path, seed: int) -> None:
     Writes out/demo/index.html with the animation, the error curve and the
     evaluation figures; with the zoo's MNIST classifier, also digits classifying
     themselves and a mutation; with its adversary (adversary-eight), the hijack; with
-    the zoo's perturb-tailless and perturb-red, the lizard reprogrammed.
+    the zoo's perturb-tailless and perturb-red, the lizard reprogrammed; and the
+    browser playground of these models (out/demo/playground).
     """
     from ncaforge import zoo
     from ncaforge.data.mnist import MnistError, load_mnist
@@ -186,6 +187,9 @@ def demo(model_spec: str, out: Path, seed: int) -> None:
 
         perturbations = {v: (load_model(f"perturb-{v}", "perturbation"), variant_target(model, v))
                          for v in ("tailless", "red") if f"perturb-{v}" in zoo.names()}
+    from ncaforge.cli.web import export_playground
+
+    export_playground([model_spec] + (["mnist"] if mnist is not None else []), out / "playground")
     index = run_demo(model, target_for(model, None, None, None), out, seed, model_spec, mnist, adversary,
-                     perturbations)
+                     perturbations, playground="playground/index.html")
     click.echo(f"wrote {index}")

@@ -87,15 +87,27 @@ def export_web(models: tuple[str, ...], perturbations: tuple[str, ...], adversar
     """Write a self-contained static site that runs the models in the browser.
 
     Open OUT/index.html, or serve OUT with any static file server; it needs no network.
-    Example: nca export web --model lizard --perturbations perturb-red,perturb-tailless --out site
+
+    \b
+    Example:
+      nca export web --model lizard --model mnist --perturbations perturb-red,perturb-tailless \\
+        --adversary adversary-red,adversary-eight --out site
     """
     _export(_names(models), _names(perturbations), _names(adversaries), size, out)
 
 
+def export_playground(models: list[str], out: Path, perturbations: list[str] | None = None,
+                      adversaries: list[str] | None = None, size: tuple[int, int] | None = None) -> Path:
+    """Export ``models``; with neither perturbations nor adversaries given, the zoo's made for them."""
+    if perturbations is None and adversaries is None:
+        perturbations, adversaries = _zoo_extras(models)
+    return _export(models, perturbations or [], adversaries or [], size, out)
+
+
 @click.command()
 @click.option("--model", "models", multiple=True, metavar="NAME|DIR",
-              help="Models to play with (repeatable) [lizard and mnist, with the zoo's perturbations "
-                   "and adversaries for them].")
+              help="Models to play with (repeatable) [lizard and mnist]. Without --perturbations and "
+                   "--adversary, the zoo's ones made for these models come along.")
 @site_options
 @click.option("--port", default=8000, show_default=True, help="Port on localhost (0: any free one).")
 def play(models: tuple[str, ...], perturbations: tuple[str, ...], adversaries: tuple[str, ...],
@@ -105,14 +117,10 @@ def play(models: tuple[str, ...], perturbations: tuple[str, ...], adversaries: t
     Erase cells and watch them regrow, place adversarial cells, drag perturbation sliders,
     draw digits for a classifier. Stop with Ctrl+C.
     """
-    names = _names(models)
-    chosen_perturbations, chosen_adversaries = _names(perturbations), _names(adversaries)
-    if not names:
-        names = list(PLAY_MODELS)
-        if not chosen_perturbations and not chosen_adversaries:
-            chosen_perturbations, chosen_adversaries = _zoo_extras(names)
+    given = perturbations or adversaries
+    extras = (_names(perturbations), _names(adversaries)) if given else (None, None)  # None: the zoo's
     with tempfile.TemporaryDirectory(prefix="nca-play-") as tmp:
-        site = _export(names, chosen_perturbations, chosen_adversaries, size, Path(tmp) / "site")
+        site = export_playground(_names(models) or list(PLAY_MODELS), Path(tmp) / "site", *extras, size)
         handler = functools.partial(_QuietHandler, directory=str(site))
         try:
             server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)

@@ -25,6 +25,7 @@ class Section:
     text: str = ""
     media: list[tuple[str, str]] = field(default_factory=list)  # (file name, caption)
     table: list[tuple[str, ...]] = field(default_factory=list)  # first row is the header
+    links: list[tuple[str, str]] = field(default_factory=list)  # (relative address, label)
 
 
 def _media(name: str, caption: str) -> str:
@@ -56,6 +57,8 @@ def write_report(path: str | Path, title: str, intro: str, sections: list[Sectio
         parts.extend(_media(n, c) for n, c in s.media)
         if s.table:
             parts.append(_table(s.table))
+        parts.extend(f'<p><a href="{html.escape(href)}">{html.escape(label)}</a></p>'
+                     for href, label in s.links)
         parts.append("</section>")
     parts.append("</body></html>\n")
     path = Path(path)
