@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ncaforge.cli import attack, evaluate, show, tools, train, web
+from ncaforge.cli import attack, data, evaluate, show, tools, train, web
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -18,6 +18,6 @@ def main() -> None:
 
 
 for command in (train.train, show.grow, show.classify, evaluate.eval_, attack.attack, attack.perturb,
-                tools.import_, web.export, web.play, tools.zoo, tools.bench, tools.demo):
+                tools.import_, data.data, web.export, web.play, tools.zoo, tools.bench, tools.demo):
     main.add_command(command)
 evaluate.eval_.add_command(attack.eval_attack)

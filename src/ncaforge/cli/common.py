@@ -54,7 +54,7 @@ def training_options(iterations: int | None, lr: float | None, lr_drops: tuple[i
 
 
 def run_training(build: Callable[[Group], object], describe: str, run: dict, extra: dict,
-           provenance: dict) -> None:
+           provenance: dict, optimizer: str = "adam") -> None:
     """Set up processes, build (model, objective) with ``build(group)``, train, report.
 
     ``run`` holds the shared options of `training_options`; ``extra`` the task's own
@@ -72,6 +72,7 @@ def run_training(build: Callable[[Group], object], describe: str, run: dict, ext
     except ValueError as e:
         fail(str(e))
     config = TrainConfig(iterations=run["iterations"], lr=run["lr"], lr_drops=tuple(run["lr_drops"]),
+                         optimizer=optimizer,
                          checkpoint_every=run["checkpoint_every"], seed=run["seed"],
                          extra={**extra, "processes": group.world})
     provenance = {"command": "nca " + shlex.join(sys.argv[1:]), "seed": run["seed"], **provenance}

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ncaforge.cli.common import echo_figures, fail, grid_of, load_model, target_for
+from ncaforge.core.nca import NCA
 
 
 @click.group("eval")
@@ -100,3 +101,93 @@ def eval_mnist(model_spec: str, mnist_dir: Path | None, limit: int | None, steps
         confusion = plot_path.with_name(plot_path.stem + "-confusion.png")
         plot_confusion(curves.confusion(model.config.classes), confusion)
         click.echo(f"wrote {plot_path} and {confusion}")
+
+
+def pde_test_data(model: NCA, count: int, size: tuple[int, int], steps: int,
+                  seed_offset: int) -> torch.Tensor:
+    """Unseen Gray-Scott trajectories for a model trained by `nca train pde` on `nca data pde` output."""
+    from ncaforge.data import pde
+
+    prov = model.provenance
+    meta = prov.get("data_meta") or {}
+    if meta.get("pde") != "gray-scott":
+        fail("this model was not trained on `nca data pde` trajectories; pass its test data with --data")
+    params = pde.GrayScott(**meta["params"])
+    seeds = [pde.TEST_SEED_OFFSET + seed_offset + i for i in range(count)]
+    return pde.trajectories(params, seeds, *size, steps, int(prov["every"]), meta.get("ic", "squares"))
+
+
+@eval_.command("pde")
+@click.option("--model", "model_spec", required=True, help="Checkpoint directory or zoo name.")
+@click.option("--data", "data_paths", multiple=True, metavar="PATH",
+              help="Test trajectories reaching twice the training horizon [new Gray-Scott conditions, "
+                   "simulated like the training data].")
+@click.option("--test", "n_test", default=4, show_default=True,
+              help="Unseen initial conditions to simulate (without --data).")
+@click.option("--large", "large_size", default=128, show_default=True,
+              help="Side of the larger grid run to 1x horizon from new conditions (0: skip).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the figures here.")
+@click.option("--plots", "plot_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write frames.png (PDE above NCA), error.png, spectra.png and large.png here.")
+@click.option("--threads", default=0, help="CPU threads (0: PyTorch's default).")
+def eval_pde(model_spec: str, data_paths: tuple[str, ...], n_test: int, large_size: int,
+             json_path: Path | None, plot_dir: Path | None, threads: int) -> None:
+    """A PDE NCA on unseen initial conditions: MSE at 1x and 2x the horizon, coverage, spectra, symmetry."""
+    from ncaforge.analysis.pde import evaluate_pde
+    from ncaforge.data.trajectories import TrajectoryError, load_trajectories
+    from ncaforge.io.atomic import write_json
+
+    if threads:
+        torch.set_num_threads(threads)
+    model = load_model(model_spec, "pde")
+    prov = model.provenance
+    every, horizon = int(prov.get("every", 32)), int(prov.get("horizon", 1024))
+    if data_paths:
+        try:
+            frames, _, _ = load_trajectories(list(data_paths))
+        except TrajectoryError as e:
+            fail(str(e))
+        test, large = torch.from_numpy(frames), None
+    else:
+        grid = tuple(prov.get("grid", (64, 64)))
+        test = pde_test_data(model, n_test, grid, 2 * horizon, 0)
+        large = (pde_test_data(model, n_test, (large_size, large_size), horizon, 500_000)
+                 if large_size else None)
+    try:
+        figures, curves = evaluate_pde(model, test, every, horizon, large)
+    except ValueError as e:
+        fail(str(e))
+    echo_figures(figures)
+    if json_path:
+        write_json(json_path, figures)
+    if plot_dir:
+        write_pde_plots(curves, every, plot_dir)
+
+
+def write_pde_plots(curves: dict, every: int, out: Path) -> list[Path]:
+    """frames.png (PDE above NCA, first test condition), error.png, spectra.png, large.png."""
+    import imageio.v3 as iio
+
+    from ncaforge.render.frames import field_image, tile
+    from ncaforge.render.plots import plot_curves
+
+    out.mkdir(parents=True, exist_ok=True)
+    run, truth = curves["run"], curves["truth"]
+    picks = np.linspace(0, len(run) - 1, 7).round().astype(int)
+    rows = [field_image(f[i][0, 1]) for f in (truth, run) for i in picks]
+    iio.imwrite(out / "frames.png", tile(rows, columns=len(picks)))
+    steps = [int(s) for s in curves["steps"]]
+    rings = list(range(len(curves["spectrum_pde_2x"])))
+    paths = [out / "frames.png",
+             plot_curves({"NCA": (steps, list(curves["mse"])), "initial frame carried forward":
+                          (steps, list(curves["baseline_mse"]))}, out / "error.png", "step",
+                         "MSE to the PDE", "Unseen initial conditions"),
+             plot_curves({"PDE": (rings, list(curves["spectrum_pde_2x"])),
+                          "NCA": (rings, list(curves["spectrum_nca_2x"]))},
+                         out / "spectra.png", "wavenumber |k|", "power of B", "Radial spectra at 2x horizon")]
+    if "run_large" in curves:
+        iio.imwrite(out / "large.png", tile([field_image(curves["truth_large"][0, 1]),
+                                             field_image(curves["run_large"][0, 1])]))
+        paths.append(out / "large.png")
+    return paths

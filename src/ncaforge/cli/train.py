@@ -108,3 +108,52 @@ def train_mnist(mnist_dir: Path | None, loss_name: str, batch: int, pool_size: i
     run_training(build, f"an MNIST classifier on {len(images)} digits from {data.source}", run,
            {"batch": batch, "pool": pool_size, "steps": steps, "fresh": fresh, "mutated": mutated,
             "loss": loss_name}, {"data": data.source, "train_digits": len(images)})
+
+
+@train.command("pde")
+@click.option("--data", "data_paths", multiple=True, required=True, metavar="PATH",
+              help="Trajectories: .npz files or folders of them (from `nca data pde`), a folder of images, "
+                   "or a GIF/MP4 (repeatable).")
+@click.option("--every", type=int, default=None,
+              help="NCA steps between frames [the data's spacing, from `nca data pde`; else 32].")
+@click.option("--channels", default=8, show_default=True, help="State channels (observed + hidden).")
+@click.option("--hidden", default=32, show_default=True, help="Width of the update MLP.")
+@click.option("--filters", default="identity,laplacian", show_default=True,
+              help="Perception kernels, comma-separated: identity, laplacian, average, sobel_x, sobel_y.")
+@click.option("--batch", default=8, show_default=True)
+@click.option("--pool", "pool_size", default=64, show_default=True)
+@click.option("--unroll", default=1, show_default=True, help="Frames run per iteration.")
+@click.option("--restart", default=0.5, show_default=True,
+              help="Fraction of each batch restarted from true frames (the rest carry on).")
+@click.option("--l1", default=0.0, show_default=True, help="L1 penalty on the weights.")
+@training_options(iterations=3000, lr=1e-3, lr_drops=())
+def train_pde(data_paths: tuple[str, ...], every: int | None, channels: int, hidden: int, filters: str,
+              batch: int, pool_size: int, unroll: int, restart: float, l1: float, **run: object) -> None:
+    """Fit an NCA to trajectories (Richardson et al. 2024): NAdam, Euclidean loss on the observed channels.
+
+    The first channels of the state are the data's; the others are hidden.
+    """
+    from ncaforge.data.trajectories import TrajectoryError, load_trajectories
+    from ncaforge.models.pde import PDEConfig, build_pde
+    from ncaforge.objectives.pde import TrajectoryObjective
+
+    try:
+        frames, spacing, meta = load_trajectories(list(data_paths))
+    except TrajectoryError as e:
+        fail(str(e))
+    every = every or (spacing if spacing > 1 else 32)
+    n, t, observed, h, w = frames.shape
+    data = torch.from_numpy(frames)
+
+    def build(group: Group) -> TrajectoryObjective:
+        config = PDEConfig(channels=channels, observed=observed, hidden=hidden,
+                           filters=tuple(f.strip() for f in filters.split(",") if f.strip()))
+        model = build_pde(config).to(group.device)
+        return TrajectoryObjective(model, data, every, group.shard(batch, "--batch"),
+                                   group.shard(pool_size, "--pool"), unroll, restart, l1,
+                                   run["grad_checkpoint"])
+
+    run_training(build, f"a PDE NCA on {n} trajectories of {t} frames ({h}x{w}, every {every} steps)", run,
+                 {"batch": batch, "pool": pool_size, "unroll": unroll, "restart": restart, "l1": l1},
+                 {"data": list(data_paths), "every": every, "horizon": (t - 1) * every, "grid": [h, w],
+                  "data_meta": meta}, optimizer="nadam")

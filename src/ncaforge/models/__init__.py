@@ -8,12 +8,13 @@ from typing import Any
 from torch import nn
 
 from ncaforge.interventions import perturbation
-from ncaforge.models import classifier, growing
+from ncaforge.models import classifier, growing, pde
 
 # family name -> (config class with to_dict/from_dict, builder)
 FAMILIES: dict[str, tuple[Any, Callable[[Any], nn.Module]]] = {
     growing.FAMILY: (growing.GrowingConfig, growing.build_growing),
     classifier.FAMILY: (classifier.ClassifierConfig, classifier.build_classifier),
+    pde.FAMILY: (pde.PDEConfig, pde.build_pde),
     perturbation.FAMILY: (perturbation.PerturbationConfig, perturbation.Perturbation),
 }
 

@@ -49,3 +49,12 @@ def tile(images: list[np.ndarray], columns: int | None = None, gap: int = 2) -> 
         r, c = divmod(i, columns)
         out[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = img
     return out
+
+
+def field_image(field: torch.Tensor, scale: int = 3, vmin: float = 0.0, vmax: float = 1.0) -> np.ndarray:
+    """A (H, W) scalar field (a PDE species) as (H*scale, W*scale, 3) uint8 in the viridis colour map."""
+    from matplotlib import colormaps
+
+    v = ((field.detach().cpu().double() - vmin) / (vmax - vmin)).clamp(0, 1).numpy()
+    rgb = colormaps["viridis"](v)[..., :3]
+    return to_image(torch.from_numpy(rgb).permute(2, 0, 1), scale)

@@ -1,4 +1,4 @@
-"""The shared training loop: Adam, schedule, gradient normalisation, logs, checkpoints, resume.
+"""The shared training loop: Adam (or NAdam), schedule, gradient normalisation, logs, checkpoints, resume.
 
 A run directory holds:
 - ``checkpoint/``: the latest model (model.safetensors + config.json, loadable as is)
@@ -34,6 +34,7 @@ from ncaforge.training.distributed import Group
 from ncaforge.training.optim import normalize_gradients, piecewise_lr
 
 STATE_FILE, STATE_JSON = "train_state.safetensors", "train_state.json"
+OPTIMIZERS = {"adam": torch.optim.Adam, "nadam": torch.optim.NAdam}
 
 
 class Objective(Protocol):
@@ -66,6 +67,7 @@ class TrainConfig:
     lr_drops: tuple[int, ...] = (2000,)
     lr_factor: float = 0.1
     adam_eps: float = 1e-7
+    optimizer: str = "adam"  # or "nadam" (PDE NCAs, as in Richardson et al.)
     checkpoint_every: int = 100
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -92,7 +94,9 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.ckpt_dir = self.run_dir / "checkpoint"
         self.params = objective.parameters()
-        self.optimizer = torch.optim.Adam(self.params, lr=config.lr, eps=config.adam_eps)
+        if config.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {config.optimizer!r}")
+        self.optimizer = OPTIMIZERS[config.optimizer](self.params, lr=config.lr, eps=config.adam_eps)
         self.generator = torch.Generator().manual_seed(config.seed + self.group.rank)
         self.iteration, self.elapsed = 0, 0.0
         self.records: list[dict[str, float]] = []
