@@ -67,3 +67,17 @@ def test_demo_adds_a_perturbation_section_when_given_perturbations(tmp_path, dis
         assert name in html and (tmp_path / name).stat().st_size > 0
     figures = json.loads((tmp_path / "perturb_eval.json").read_text())
     assert set(figures) >= {"mse_variant_on", "mse_original_off", "host_mse_original_off"}
+
+
+def test_demo_adds_the_pde_section_when_given_a_pde_model(tmp_path, disc_png):
+    from ncaforge.data.pde import PRESETS
+    from ncaforge.models.pde import build_pde
+
+    pde_model = build_pde()
+    pde_model.provenance = {"data_meta": {"pde": "gray-scott", "params": PRESETS["paper"].to_dict()},
+                            "every": 8, "horizon": 16, "grid": [12, 12], "command": "nca train pde"}
+    index = run_demo(random_growing(hidden=16, scale=0.02), load_target(disc_png, size=10, pad=3), tmp_path,
+                     pde_model=pde_model)
+    html = index.read_text()
+    assert "Learning a PDE" in html and "pde_12x12" in html and "pde_24x24" in html
+    assert (tmp_path / "pde_24x24.gif").stat().st_size > 0

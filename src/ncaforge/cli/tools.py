@@ -164,8 +164,9 @@ def demo(model_spec: str, out: Path, seed: int) -> None:
     Writes out/demo/index.html with the animation, the error curve and the
     evaluation figures; with the zoo's MNIST classifier, also digits classifying
     themselves and a mutation; with its adversary (adversary-eight), the hijack; with
-    the zoo's perturb-tailless and perturb-red, the lizard reprogrammed; and the
-    browser playground of these models (out/demo/playground).
+    the zoo's perturb-tailless and perturb-red, the lizard reprogrammed; with its
+    gray-scott NCA, learned reaction-diffusion beside the PDE; and the browser
+    playground of these models (out/demo/playground).
     """
     from ncaforge import zoo
     from ncaforge.data.mnist import MnistError, load_mnist
@@ -189,7 +190,9 @@ def demo(model_spec: str, out: Path, seed: int) -> None:
                          for v in ("tailless", "red") if f"perturb-{v}" in zoo.names()}
     from ncaforge.cli.web import export_playground
 
+    pde_model = load_model("gray-scott", "pde") if "gray-scott" in zoo.names() else None
+
     export_playground([model_spec] + (["mnist"] if mnist is not None else []), out / "playground")
     index = run_demo(model, target_for(model, None, None, None), out, seed, model_spec, mnist, adversary,
-                     perturbations, playground="playground/index.html")
+                     perturbations, playground="playground/index.html", pde_model=pde_model)
     click.echo(f"wrote {index}")
