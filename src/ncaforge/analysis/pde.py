@@ -69,7 +69,7 @@ TRANSFORMS = {  # the grid's symmetries other than the identity, on (B, C, H, W)
 
 def equivariance_error(nca: NCA, start: torch.Tensor, steps: int,
                        dtype: torch.dtype = torch.float64) -> dict[str, float]:
-    """max |run(T x) - T run(x)| over ``steps`` steps for each symmetry T (all channels, float64)."""
+    """max |run(T x) - T run(x)| over ``steps`` steps for each symmetry T (all channels, in dtype)."""
     model = copy.deepcopy(nca).to(dtype)
     x = observed_state(model, start.to(dtype))
     with torch.no_grad():
