@@ -142,6 +142,9 @@ def build_site(models: list[str], perturbations: list[str] = (), adversaries: li
         nca, name, description = _loaded(spec)
         if nca.family == "perturbation":
             raise ValueError(f"{spec!r} is a perturbation; pass it with --perturbations")
+        if nca.family not in ("growing", "classifier"):
+            raise ValueError(f"{spec!r} is a {nca.family} model; the playground shows growing models and "
+                             "classifiers")
         if nca.family == "growing":
             grid = size or DEFAULT_GROWING_GRID
         else:
