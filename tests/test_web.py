@@ -118,7 +118,12 @@ def test_site_export_attaches_interventions_to_their_hosts(tmp_path) -> None:
     assert text.startswith("window.NCAFORGE_SITE = ") and json.loads(text[23:-2]) == site
 
 
-def test_site_export_says_what_does_not_fit() -> None:
+def test_site_export_says_what_does_not_fit(tmp_path) -> None:
+    from ncaforge.io.checkpoint import save
+    from ncaforge.models.pde import build_pde
+
+    with pytest.raises(ValueError, match="the playground shows growing models and classifiers"):
+        export.build_site([str(save(tmp_path / "pde", build_pde()))])
     with pytest.raises(ValueError, match="is a perturbation"):
         export.build_site(["perturb-red"])
     with pytest.raises(ValueError, match="fits no exported model"):
