@@ -37,9 +37,9 @@ def js_step(case: dict, shape: tuple[int, int, int, int]) -> torch.Tensor:
     return torch.from_numpy(values.copy()).reshape(1, h, w, c).permute(0, 3, 1, 2)
 
 
-def case_for(nca, name: str, family: str, x: torch.Tensor, fire: torch.Tensor, **extra) -> dict:
+def case_for(nca, name: str, x: torch.Tensor, fire: torch.Tensor, **extra) -> dict:
     h, w = x.shape[-2:]
-    return {"model": export.model_spec(nca, name, family), "H": h, "W": w, "state": channels_last(x),
+    return {"model": export.model_spec(nca, name), "H": h, "W": w, "state": channels_last(x),
             "fire": export.floats(fire[0, 0].float()), **extra}
 
 
@@ -59,7 +59,7 @@ def test_js_step_equals_python_for_the_growing_model(lizard_state) -> None:
     lizard, x, fire = lizard_state
     with torch.no_grad():
         want = lizard.step(x, fire)
-    got = js_step(case_for(lizard, "lizard", "growing", x, fire), tuple(x.shape))
+    got = js_step(case_for(lizard, "lizard", x, fire), tuple(x.shape))
     assert (want[:, 3] > 0.1).sum() > 100  # a real pattern, not an empty grid
     assert torch.allclose(got, want, atol=1e-4), float((got - want).abs().max())
     assert not torch.equal(want, x)
@@ -76,9 +76,9 @@ def test_js_step_equals_python_under_composed_perturbations_and_adversaries(liza
     with torch.no_grad():
         want = Intervened(lizard, mixed, adversary).step(x, fire, mask=mask)
         plain = lizard.step(x, fire)
-    case = case_for(lizard, "lizard", "growing", x, fire, ks=ks,
+    case = case_for(lizard, "lizard", x, fire, ks=ks,
                     perturbations=[export.perturbation_spec(p, n) for p, n in ((red, "r"), (tailless, "t"))],
-                    adversary=export.model_spec(adversary, "adversary-red", "growing"),
+                    adversary=export.model_spec(adversary, "adversary-red"),
                     mask=export.floats(mask[0, 0].float()))
     got = js_step(case, tuple(x.shape))
     assert (want - plain).abs().max() > 0.05  # the interventions change the step
@@ -97,7 +97,7 @@ def test_js_step_equals_python_for_the_classifier() -> None:
     noise = torch.randn(1, 19, 28, 28, generator=g) * mnist.noise
     with torch.no_grad():
         want = mnist.step(x, fire, noise=noise)
-    case = case_for(mnist, "mnist", "classifier", x, fire, noise=export.floats(noise[0].permute(1, 2, 0)))
+    case = case_for(mnist, "mnist", x, fire, noise=export.floats(noise[0].permute(1, 2, 0)))
     got = js_step(case, tuple(x.shape))
     assert (want[:, -10:] - x[:, -10:]).abs().max() > 0.01
     assert torch.allclose(got, want, atol=1e-4), float((got - want).abs().max())

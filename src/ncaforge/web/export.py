@@ -25,6 +25,7 @@ from ncaforge.core.nca import NCA
 from ncaforge.core.perception import FixedPerception, LearnedPerception, filter_bank
 from ncaforge.interventions.perturbation import Perturbation
 from ncaforge.io.atomic import atomic_dir
+from ncaforge.io.checkpoint import family_of
 
 SPEC_VERSION = 1
 SITE_FILES = Path(__file__).parent / "site"
@@ -58,12 +59,11 @@ def _layers(update: nn.Module) -> list[dict]:
              "bias": floats(c.bias) if c.bias is not None else None} for c in convs]
 
 
-def model_spec(nca: NCA, name: str, family: str, description: str = "",
-               grid: tuple[int, int] | None = None) -> dict:
+def model_spec(nca: NCA, name: str, description: str = "", grid: tuple[int, int] | None = None) -> dict:
     """What engine.js needs to run ``nca``: layout, masking constants, perception and MLP."""
     layout = nca.layout
     spec = {
-        "name": name, "family": family, "description": description,
+        "name": name, "family": family_of(nca), "description": description,
         "channels": layout.channels, "rgb": list(layout.rgb) if layout.rgb else None,
         "alpha": layout.alpha, "readonly": list(layout.readonly), "living": layout.living,
         "mutable": layout.mutable, "fire_rate": nca.fire_rate, "alive_threshold": nca.alive_threshold,
@@ -96,15 +96,11 @@ class Host:
 def _loaded(spec: str, family: str | None = None) -> tuple[nn.Module, str, str]:
     """(module, name, description) of a zoo name or checkpoint directory."""
     from ncaforge import zoo
-    from ncaforge.io.checkpoint import read_config
 
     module = zoo.load(spec, family=family)
     entry = next((e for e in zoo.index() if e["name"] == spec), None)
     name = spec if entry else Path(spec).name
     description = entry["description"] if entry else module.provenance.get("command", "")
-    if family is None:
-        family = read_config(zoo.resolve(spec))["family"]
-    module.family = family
     return module, name, description
 
 
@@ -140,18 +136,19 @@ def build_site(models: list[str], perturbations: list[str] = (), adversaries: li
     hosts: list[Host] = []
     for spec in models:
         nca, name, description = _loaded(spec)
-        if nca.family == "perturbation":
+        family = family_of(nca)
+        if family == "perturbation":
             raise ValueError(f"{spec!r} is a perturbation; pass it with --perturbations")
-        if nca.family not in ("growing", "classifier"):
-            raise ValueError(f"{spec!r} is a {nca.family} model; the playground shows growing models and "
+        if family not in ("growing", "classifier"):
+            raise ValueError(f"{spec!r} is a {family} model; the playground shows growing models and "
                              "classifiers")
-        if nca.family == "growing":
+        if family == "growing":
             grid = size or DEFAULT_GROWING_GRID
         else:
             trained = nca.provenance.get("grid") or (28, 28)
             grid = (int(trained[0]), int(trained[1]))
-        host = Host(model_spec(nca, name, nca.family, description, grid))
-        if nca.family == "classifier":
+        host = Host(model_spec(nca, name, description, grid))
+        if family == "classifier":
             host.spec["digits"] = mnist_digits()
         hosts.append(host)
     for spec in perturbations:
@@ -164,7 +161,7 @@ def build_site(models: list[str], perturbations: list[str] = (), adversaries: li
             h.perturbations.append(perturbation_spec(p, name, description))
     for spec in adversaries:
         a, name, description = _loaded(spec)
-        layout = model_spec(a, name, a.family)
+        layout = model_spec(a, name)
 
         def fits(h: Host, layout: dict = layout) -> bool:
             keys = ("family", "channels", "rgb", "alpha", "readonly", "living")
@@ -172,10 +169,10 @@ def build_site(models: list[str], perturbations: list[str] = (), adversaries: li
 
         fitting = _attach(hosts, a.provenance.get("host"), fits)
         if not fitting:
-            raise ValueError(f"adversary {name!r} ({a.family}, {a.layout.channels} channels) fits no "
+            raise ValueError(f"adversary {name!r} ({layout['family']}, {a.layout.channels} channels) fits no "
                              "exported model's layout")
         for h in fitting:
-            h.adversaries.append(model_spec(a, name, a.family, description))
+            h.adversaries.append(model_spec(a, name, description))
     return {"version": SPEC_VERSION, "ncaforge_version": __version__,
             "models": [{**h.spec, "perturbations": h.perturbations, "adversaries": h.adversaries}
                        for h in hosts]}
