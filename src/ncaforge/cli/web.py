@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -56,7 +57,7 @@ def _export(models: list[str], perturbations: list[str], adversaries: list[str],
     return out
 
 
-def site_options(f):
+def site_options(f: Callable) -> Callable:
     """The options `nca export web` and `nca play` share."""
     for option in reversed([
         click.option("--perturbations", multiple=True, metavar="NAME|DIR[,...]",
