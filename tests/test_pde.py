@@ -10,7 +10,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from ncaforge.analysis.pde import TRANSFORMS, equivariance_error, radial_spectrum, spectrum_figures
+from ncaforge.analysis.pde import (
+    TRANSFORMS,
+    equivariance_error,
+    radial_spectrum,
+    rollout_equivariance_error,
+    spectrum_figures,
+)
 from ncaforge.cli import main
 from ncaforge.core.perception import FixedPerception
 from ncaforge.data import pde
@@ -81,9 +87,10 @@ def _random_pde_nca(filters: tuple[str, ...]) -> torch.nn.Module:
 
 def test_identity_laplacian_rules_are_equivariant_and_sobel_rules_are_not() -> None:
     start = pde.initial_condition(24, 24, seed=0)[None]
-    iso = equivariance_error(_random_pde_nca(("identity", "laplacian")), start, 8)
-    assert set(iso) == set(TRANSFORMS) and max(iso.values()) < 1e-10
-    sobel = equivariance_error(_random_pde_nca(("identity", "sobel_x", "sobel_y")), start, 8)
+    iso = equivariance_error(_random_pde_nca(("identity", "laplacian")), start, 4, every=2)
+    assert set(iso) == set(TRANSFORMS) and max(iso.values()) < 1e-6  # float32 rounding
+    assert rollout_equivariance_error(_random_pde_nca(("identity", "laplacian")), start, 8) < 1e-10
+    sobel = equivariance_error(_random_pde_nca(("identity", "sobel_x", "sobel_y")), start, 4, every=2)
     assert max(sobel.values()) > 1e-3
 
 
@@ -163,7 +170,7 @@ def test_a_tiny_training_run_beats_the_baseline(tmp_path) -> None:
     assert done.exit_code == 0, done.output
     f = json.loads(figures.read_text())
     assert f["mse_1x"] < 0.5 * f["baseline_mse_1x"], f
-    assert f["equivariance_error"] < 1e-10
+    assert f["equivariance_error"] < 1e-5 and f["rollout_equivariance_error"] < 1e-6
     for key in ("mse_2x", "coverage_ratio_2x", "spectrum_corr_2x", "coverage_ratio_large",
                 "spectrum_corr_large"):
         assert np.isfinite(f[key])
