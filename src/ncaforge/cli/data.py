@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ncaforge.cli.common import fail
+from ncaforge.data.pde import IC_KINDS, PRESETS
 
 
 @click.group("data")
@@ -15,15 +16,16 @@ def data() -> None:
 
 
 @data.command("pde")
-@click.option("--preset", default="paper", show_default=True,
-              help="Gray-Scott regime: paper (feed 0.0623, kill 0.06268), mitosis, coral, worms.")
+@click.option("--preset", type=click.Choice(list(PRESETS)), default="paper", show_default=True,
+              help="Gray-Scott regime: paper (feed 0.0623, kill 0.06268), mitosis (0.0367, 0.0649), coral, "
+                   "worms.")
 @click.option("--size", nargs=2, type=int, default=(64, 64), show_default=True, metavar="H W")
 @click.option("--steps", default=1024, show_default=True, help="Training horizon (PDE steps).")
 @click.option("--every", default=32, show_default=True, help="PDE steps between saved frames.")
 @click.option("--train", "n_train", default=8, show_default=True, help="Training trajectories.")
 @click.option("--test", "n_test", default=4, show_default=True,
               help="Test trajectories, from unseen initial conditions, run to twice the horizon.")
-@click.option("--ic", type=click.Choice(["squares", "bars"]), default="squares", show_default=True,
+@click.option("--ic", type=click.Choice(IC_KINDS), default="squares", show_default=True,
               help="Initial conditions: A = 1 except zeroed squares or bars, B = 1 - A.")
 @click.option("--seed", default=0, show_default=True, help="Seeds of training conditions start here.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
