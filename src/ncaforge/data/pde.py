@@ -11,17 +11,19 @@ from unseen test conditions.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ncaforge.core.config import Config
+
 LAPLACIAN_9 = torch.tensor([[0.25, 0.5, 0.25], [0.5, -3.0, 0.5], [0.25, 0.5, 0.25]])
 
 
 @dataclass(frozen=True)
-class GrayScott:
+class GrayScott(Config):
     """The parameters of one Gray-Scott regime."""
 
     d_a: float = 0.1
@@ -29,9 +31,6 @@ class GrayScott:
     feed: float = 0.0623
     kill: float = 0.06268
     dt: float = 1.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 PRESETS: dict[str, GrayScott] = {

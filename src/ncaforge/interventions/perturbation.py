@@ -11,27 +11,22 @@ is ``I + D_P + D_Q``, and ``0 * P`` is the identity (no perturbation).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from ncaforge.core.config import Config
 
 FAMILY = "perturbation"
 
 
 @dataclass
-class PerturbationConfig:
+class PerturbationConfig(Config):
     """What a perturbation checkpoint's config.json records."""
 
     channels: int = 16
     clip: float = 3.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> PerturbationConfig:
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
 class Perturbation(nn.Module):

@@ -8,10 +8,11 @@ every delta gets residual noise N(0, 0.02^2), as in the original.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
+from ncaforge.core.config import Config
 from ncaforge.core.layout import Layout
 from ncaforge.core.nca import NCA
 from ncaforge.core.perception import LearnedPerception
@@ -21,7 +22,7 @@ FAMILY = "classifier"
 
 
 @dataclass
-class ClassifierConfig:
+class ClassifierConfig(Config):
     """Every hyperparameter of a classifier model; stored in a checkpoint's config.json."""
 
     channels: int = 20
@@ -31,13 +32,6 @@ class ClassifierConfig:
     fire_rate: float = 0.5
     alive_threshold: float = 0.1
     noise: float = 0.02
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ClassifierConfig:
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
 def build_classifier(config: ClassifierConfig | None = None) -> NCA:

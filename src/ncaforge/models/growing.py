@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
+from ncaforge.core.config import Config
 from ncaforge.core.layout import Layout
 from ncaforge.core.nca import NCA
 from ncaforge.core.perception import FixedPerception
@@ -13,7 +14,7 @@ FAMILY = "growing"
 
 
 @dataclass
-class GrowingConfig:
+class GrowingConfig(Config):
     """Every hyperparameter of a growing model; stored in a checkpoint's config.json."""
 
     channels: int = 16
@@ -23,18 +24,6 @@ class GrowingConfig:
     padding: str = "zeros"
     fire_rate: float = 0.5
     alive_threshold: float = 0.1
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["filters"] = list(self.filters)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> GrowingConfig:
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        if "filters" in known:
-            known["filters"] = tuple(known["filters"])
-        return cls(**known)
 
 
 def build_growing(config: GrowingConfig | None = None) -> NCA:

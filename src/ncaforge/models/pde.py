@@ -9,10 +9,11 @@ MLP 16 -> 32 -> 8 with a zero-initialised last layer; every cell updates every s
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
+from ncaforge.core.config import Config
 from ncaforge.core.layout import Layout
 from ncaforge.core.nca import NCA
 from ncaforge.core.perception import FixedPerception
@@ -22,7 +23,7 @@ FAMILY = "pde"
 
 
 @dataclass
-class PDEConfig:
+class PDEConfig(Config):
     """Every hyperparameter of a PDE NCA; stored in a checkpoint's config.json."""
 
     channels: int = 8
@@ -31,18 +32,6 @@ class PDEConfig:
     filters: tuple[str, ...] = ("identity", "laplacian")
     padding: str = "circular"
     fire_rate: float = 1.0
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["filters"] = list(self.filters)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> PDEConfig:
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        if "filters" in known:
-            known["filters"] = tuple(known["filters"])
-        return cls(**known)
 
 
 def build_pde(config: PDEConfig | None = None) -> NCA:
