@@ -138,18 +138,14 @@ def perturbation_section(host: NCA, original: torch.Tensor, perturbations: Pertu
 def pde_section(nca: NCA, out: Path, scale: int = 3) -> Section:
     """A Gray-Scott NCA beside its PDE from an unseen initial condition, to 2x its horizon, then on a grid
     twice as wide (1x horizon)."""
-    from ncaforge.analysis.pde import coverage, run_observed
-    from ncaforge.data import pde
+    from ncaforge.analysis.pde import LARGE_SEED_OFFSET, coverage, run_observed, unseen_trajectories
 
     prov = nca.provenance
-    meta, every, horizon = prov["data_meta"], int(prov["every"]), int(prov["horizon"])
-    params, (h, w) = pde.GrayScott(**meta["params"]), prov["grid"]
+    every, horizon, (h, w) = int(prov["every"]), int(prov["horizon"]), prov["grid"]
     rows = [("grid", "steps", "MSE to the PDE", "initial frame carried forward", "B covered: PDE / NCA")]
     media = []
-    runs = (((h, w), 2 * horizon, pde.TEST_SEED_OFFSET),
-            ((2 * h, 2 * w), horizon, pde.TEST_SEED_OFFSET + 500_000))
-    for (hh, ww), steps, seed in runs:
-        truth = pde.trajectories(params, [seed], hh, ww, steps, every, meta.get("ic", "squares"))[0]
+    for (hh, ww), steps, offset in (((h, w), 2 * horizon, 0), ((2 * h, 2 * w), horizon, LARGE_SEED_OFFSET)):
+        truth = unseen_trajectories(nca, 1, (hh, ww), steps, offset)[0]
         run = run_observed(nca, truth[:1], steps, every)[:, 0]
         frames = [tile([field_image(t[1], scale), field_image(r[1], scale)])
                   for t, r in zip(truth, run, strict=True)]

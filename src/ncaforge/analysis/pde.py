@@ -22,6 +22,23 @@ from ncaforge.core.nca import NCA
 from ncaforge.models.pde import observed_state
 
 COVERED = 0.1  # a cell is covered where the second species exceeds this
+LARGE_SEED_OFFSET = 500_000  # conditions of the larger grid: neither training's nor the test's
+
+
+def unseen_trajectories(nca: NCA, count: int, size: tuple[int, int], steps: int,
+                        seed_offset: int = 0) -> torch.Tensor:
+    """(count, T, 2, H, W) Gray-Scott trajectories from test seeds, simulated like ``nca``'s training data
+    (its provenance, from `nca train pde` on `nca data pde` output)."""
+    from ncaforge.data import pde
+
+    prov = nca.provenance
+    meta = prov.get("data_meta") or {}
+    if meta.get("pde") != "gray-scott":
+        raise ValueError("this model was not trained on `nca data pde` trajectories; pass its test data "
+                         "with --data")
+    seeds = [pde.TEST_SEED_OFFSET + seed_offset + i for i in range(count)]
+    return pde.trajectories(pde.GrayScott(**meta["params"]), seeds, *size, steps, int(prov["every"]),
+                            meta.get("ic", "squares"))
 
 
 def run_observed(nca: NCA, start: torch.Tensor, steps: int, every: int) -> torch.Tensor:

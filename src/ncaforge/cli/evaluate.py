@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from ncaforge.cli.common import echo_figures, fail, grid_of, load_model, target_for
-from ncaforge.core.nca import NCA
 
 
 @click.group("eval")
@@ -103,20 +102,6 @@ def eval_mnist(model_spec: str, mnist_dir: Path | None, limit: int | None, steps
         click.echo(f"wrote {plot_path} and {confusion}")
 
 
-def pde_test_data(model: NCA, count: int, size: tuple[int, int], steps: int,
-                  seed_offset: int) -> torch.Tensor:
-    """Unseen Gray-Scott trajectories for a model trained by `nca train pde` on `nca data pde` output."""
-    from ncaforge.data import pde
-
-    prov = model.provenance
-    meta = prov.get("data_meta") or {}
-    if meta.get("pde") != "gray-scott":
-        fail("this model was not trained on `nca data pde` trajectories; pass its test data with --data")
-    params = pde.GrayScott(**meta["params"])
-    seeds = [pde.TEST_SEED_OFFSET + seed_offset + i for i in range(count)]
-    return pde.trajectories(params, seeds, *size, steps, int(prov["every"]), meta.get("ic", "squares"))
-
-
 @eval_.command("pde")
 @click.option("--model", "model_spec", required=True, help="Checkpoint directory or zoo name.")
 @click.option("--data", "data_paths", multiple=True, metavar="PATH",
@@ -134,7 +119,7 @@ def pde_test_data(model: NCA, count: int, size: tuple[int, int], steps: int,
 def eval_pde(model_spec: str, data_paths: tuple[str, ...], n_test: int, large_size: int,
              json_path: Path | None, plot_dir: Path | None, threads: int) -> None:
     """A PDE NCA on unseen initial conditions: MSE at 1x and 2x the horizon, coverage, spectra, symmetry."""
-    from ncaforge.analysis.pde import evaluate_pde
+    from ncaforge.analysis.pde import LARGE_SEED_OFFSET, evaluate_pde, unseen_trajectories
     from ncaforge.data.trajectories import TrajectoryError, load_trajectories
     from ncaforge.io.atomic import write_json
 
@@ -151,9 +136,12 @@ def eval_pde(model_spec: str, data_paths: tuple[str, ...], n_test: int, large_si
         test, large = torch.from_numpy(frames), None
     else:
         grid = tuple(prov.get("grid", (64, 64)))
-        test = pde_test_data(model, n_test, grid, 2 * horizon, 0)
-        large = (pde_test_data(model, n_test, (large_size, large_size), horizon, 500_000)
-                 if large_size else None)
+        try:
+            test = unseen_trajectories(model, n_test, grid, 2 * horizon)
+            large = (unseen_trajectories(model, n_test, (large_size, large_size), horizon, LARGE_SEED_OFFSET)
+                     if large_size else None)
+        except ValueError as e:
+            fail(str(e))
     try:
         figures, curves = evaluate_pde(model, test, every, horizon, large)
     except ValueError as e:
