@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import torch
 
-from ncaforge.cli.common import fail, load_model, target_for
+from ncaforge.cli.common import fail, load_model
 
 
 @click.group("import")
@@ -61,18 +61,51 @@ def zoo() -> None:
     """The bundled pretrained models."""
 
 
+ZOO_WIDTH = 100  # columns of `nca zoo list` where the terminal's width is unknown
+PROVENANCE_KEYS = ("command", "seed", "iterations", "train_seconds", "machine", "final_loss")
+
+
 @zoo.command("list")
 def zoo_list() -> None:
-    """Show the bundled models with how they were made."""
+    """Show the bundled models, one line each (`nca zoo show NAME` for the figures)."""
+    import shutil
+
     from ncaforge import zoo as zoo_mod
+    from ncaforge.render.text import table
 
     entries = zoo_mod.index()
     if not entries:
         click.echo("the zoo is empty")
-    for e in entries:
-        click.echo(f"{e['name']:<12} {e['family']:<10} {e['description']}")
-        for k, v in e.get("metrics", {}).items():
-            click.echo(f"{'':<24}{k} = {v:.6g}")
+        return
+    width = shutil.get_terminal_size((ZOO_WIDTH, 24)).columns
+    click.echo(table([(e["name"], e["family"], e["description"]) for e in entries],
+                     header=("name", "family", "description"), max_width=width))
+    click.echo("`nca zoo show NAME`: its figures and how it was made")
+
+
+@zoo.command("show")
+@click.argument("name")
+def zoo_show(name: str) -> None:
+    """Show one bundled model: description, family, sha256, every metric and how it was made (numbers in a
+    format that fits their magnitude)."""
+    import textwrap
+
+    from ncaforge import zoo as zoo_mod
+    from ncaforge.io import checkpoint as ckpt
+    from ncaforge.render.text import table
+
+    entry = next((e for e in zoo_mod.index() if e["name"] == name), None)
+    if entry is None:
+        raise click.ClickException(f"no zoo model {name!r}; the zoo has: {', '.join(zoo_mod.names())}")
+    path = zoo_mod.resolve(name)
+    provenance = ckpt.read_config(path).get("provenance", {})
+    click.echo(f"{entry['name']} ({entry['family']}): {entry['description']}")
+    click.echo(table([("family", entry["family"]), ("sha256", entry["sha256"]),
+                      ("provenance", str(path / "PROVENANCE.md"))]))
+    metrics = list(entry.get("metrics", {}).items())
+    made = [(k, provenance[k]) for k in PROVENANCE_KEYS if k in provenance]
+    for title, rows in (("metrics", metrics), ("how it was made", made)):
+        click.echo(f"\n{title}\n" + textwrap.indent(table(rows) if rows else "(not recorded)", "  "))
 
 
 @zoo.command("add")
@@ -115,7 +148,7 @@ def bench(workload: str, size: tuple[int, int] | None, batch: int | None, steps:
     """Step throughput: the reference and every fast path, side by side."""
     from dataclasses import asdict
 
-    from ncaforge import bench as b
+    from ncaforge.analysis import bench as b
     from ncaforge.io.atomic import write_json
 
     if workload == "growing":
@@ -170,7 +203,7 @@ def demo(model_spec: str, out: Path, seed: int) -> None:
     """
     from ncaforge import zoo
     from ncaforge.data.mnist import MnistError, load_mnist
-    from ncaforge.demo import run_demo
+    from ncaforge.web.demo import run_demo
 
     model = load_model(model_spec, "growing")
     mnist, adversary = None, None
@@ -184,15 +217,21 @@ def demo(model_spec: str, out: Path, seed: int) -> None:
             adversary = load_model("adversary-eight", "classifier")
     perturbations = {}  # the zoo's perturbations of the lizard: a change of shape, then of colour
     if model_spec == "lizard":
-        from ncaforge.cli.attack import variant_target
+        from ncaforge.families.growing.attack import variant_target
 
         perturbations = {v: (load_model(f"perturb-{v}", "perturbation"), variant_target(model, v))
                          for v in ("tailless", "red") if f"perturb-{v}" in zoo.names()}
-    from ncaforge.cli.web import export_playground
+    from ncaforge.families.growing.attack import original_target
+    from ncaforge.web.export import export_playground
 
     pde_model = load_model("gray-scott", "pde") if "gray-scott" in zoo.names() else None
 
-    export_playground([model_spec] + (["mnist"] if mnist is not None else []), out / "playground")
-    index = run_demo(model, target_for(model, None, None, None), out, seed, model_spec, mnist, adversary,
+    site = export_playground([model_spec] + (["mnist"] if mnist is not None else []), out / "playground")
+    click.echo(f"wrote {site}/index.html")
+    try:
+        target = original_target(model)
+    except ValueError as e:
+        fail(str(e))
+    index = run_demo(model, target, out, seed, model_spec, mnist, adversary,
                      perturbations, playground="playground/index.html", pde_model=pde_model)
     click.echo(f"wrote {index}")

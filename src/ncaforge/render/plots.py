@@ -22,6 +22,30 @@ def _save(fig: plt.Figure, path: str | Path) -> Path:
     return path
 
 
+LINE_STYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*")
+
+
+def _distinct_lines(ax: plt.Axes, curves: list[tuple[str, object, object]], markers: int = 12) -> None:
+    """Draw named (name, xs, ys) curves so that each stays visible where others coincide with it.
+
+    Each gets its own colour, dash pattern and marker (markers staggered along x); earlier curves are
+    wider and drawn beneath later, thinner ones, so equal values show as a line inside a line.
+    """
+    n = len(curves)
+    for i, (name, xs, ys) in enumerate(curves):
+        every = max(1, len(xs) // markers)
+        ax.plot(xs, ys, label=name, color=f"C{i % 10}", ls=LINE_STYLES[i % len(LINE_STYLES)],
+                lw=1.2 + 1.4 * (n - 1 - i) / max(1, n - 1), zorder=2 + i,
+                marker=MARKERS[i % len(MARKERS)], markersize=3 + 2.5 * (n - 1 - i) / max(1, n - 1),
+                markevery=(i * every // n, every))
+
+
+def _legend_outside(ax: plt.Axes) -> None:
+    """The legend to the right of the axes, where it cannot cover data."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8)
+
+
 def plot_loss(iterations: list[int], losses: list[float], path: str | Path,
               title: str = "training loss") -> Path:
     """Loss against iteration on a log scale."""
@@ -45,14 +69,13 @@ def plot_curves(curves: dict[str, tuple[list[float], list[float]]], path: str | 
                 xlabel: str, ylabel: str, title: str = "", log: bool = True) -> Path:
     """Several named (x, y) curves on one axis."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for name, (xs, ys) in curves.items():
-        ax.plot(xs, ys, label=name)
+    _distinct_lines(ax, [(name, xs, ys) for name, (xs, ys) in curves.items()])
     if log:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend()
+    _legend_outside(ax)
     ax.grid(alpha=0.3)
     return _save(fig, path)
 
@@ -66,15 +89,15 @@ def plot_agreement(per_digit_accuracy, agreement, path: str | Path, mutation_ste
     steps = np.arange(acc.shape[0])
     fig, ax = plt.subplots(figsize=(6, 3.5))
     lo, hi = np.percentile(acc, [10, 90], axis=1)
-    ax.fill_between(steps, lo, hi, alpha=0.2, label="cell accuracy, 10-90% of digits")
-    ax.plot(steps, acc.mean(1), label="cell accuracy, mean over digits")
-    ax.plot(steps, agreement, label="total agreement")
+    ax.fill_between(steps, lo, hi, alpha=0.2, color="C0", label="cell accuracy, 10-90% of digits")
+    _distinct_lines(ax, [("cell accuracy, mean over digits", steps, acc.mean(1)),
+                         ("total agreement", steps, agreement)])
     if mutation_step is not None:
         ax.axvline(mutation_step, color="grey", ls="--", lw=1, label="mutation")
     ax.set_ylim(0, 1)
     ax.set_xlabel("step")
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
+    _legend_outside(ax)
     ax.grid(alpha=0.3)
     return _save(fig, path)
 
@@ -100,35 +123,43 @@ def plot_confusion(matrix, path: str | Path, title: str = "label vs majority vot
 
 def plot_phases(steps: list[int], curves: dict[str, list[float]], boundaries: list[int], path: str | Path,
                 ylabel: str = "RGBA MSE", log: bool = True) -> Path:
-    """Curves against step with the phase boundaries of a schedule (attack on / off) marked."""
+    """Curves against step with the phase boundaries of a schedule (attack on / off) marked; every curve
+    stays visible where it equals another (the host's own curves often do)."""
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    for name, values in curves.items():
-        dashed = name.startswith("host")
-        ax.plot(steps, values, lw=1.5, label=name.replace("_", " "), ls="--" if dashed else "-")
+    _distinct_lines(ax, [(name.replace("_", " "), steps, values) for name, values in curves.items()])
     for b in boundaries:
         ax.axvline(b, color="k", lw=0.8, alpha=0.5)
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     ax.grid(alpha=0.3)
     return _save(fig, path)
 
 
 def plot_perturbation(matrix: np.ndarray, values: np.ndarray, vectors: np.ndarray, path: str | Path) -> Path:
-    """A perturbation matrix beside its eigenvalues and eigenvectors (columns)."""
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), gridspec_kw={"width_ratios": [1, 0.8, 1]})
-    lim = float(np.abs(matrix).max())
-    im = axes[0].imshow(matrix, cmap="RdBu_r", vmin=-lim, vmax=lim)
-    axes[0].set_title("A (rows: input channel)")
-    fig.colorbar(im, ax=axes[0], fraction=0.046)
+    """A perturbation matrix beside its eigenvalues and eigenvectors (columns), each matrix with its own
+    colour bar; constrained layout keeps bars and tick labels off the neighbouring axes."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4), layout="constrained", width_ratios=[1, 0.8, 1])
+    for ax, image, title in ((axes[0], matrix, "A (rows: input channel)"),
+                             (axes[2], vectors, "eigenvectors (columns)")):
+        lim = float(np.abs(image).max()) or 1.0
+        shown = ax.imshow(image, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_title(title)
+        fig.colorbar(shown, ax=ax, shrink=0.9)
+    axes[0].set_xlabel("output channel")
+    axes[0].set_ylabel("input channel")
     axes[1].bar(range(len(values)), values)
     axes[1].axhline(1.0, color="k", lw=0.8)
     axes[1].set_title("eigenvalues (1: untouched)")
-    lim = float(np.abs(vectors).max())
-    axes[2].imshow(vectors, cmap="RdBu_r", vmin=-lim, vmax=lim)
-    axes[2].set_title("eigenvectors (columns)")
+    axes[1].set_xlabel("eigenvalue index")
     axes[2].set_xlabel("eigenvalue index")
     axes[2].set_ylabel("channel")
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in (axes[0], axes[2]):
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return _save(fig, path)
