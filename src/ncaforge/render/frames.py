@@ -75,7 +75,7 @@ def _shortened(font: Font, text: str, width: int) -> str:
 def _fitting(texts: list[str], width: int, size: int) -> tuple[Font, list[str]]:
     """The largest font up to ``size`` in which all ``texts`` fit ``width`` pixels, and the texts,
     shortened where even the smallest font is too wide."""
-    for s in range(size, SMALLEST_FONT - 1, -1):
+    for s in range(size, min(size, SMALLEST_FONT) - 1, -1):
         font = _font(s)
         if all(_text_size(font, t)[0] <= width for t in texts):
             return font, texts
