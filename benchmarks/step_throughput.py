@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from ncaforge import bench
+from ncaforge.analysis import bench
 
 
 def main() -> None:

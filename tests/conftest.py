@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ncaforge.models.growing import GrowingConfig, build_growing
+from ncaforge.families.growing.model import GrowingConfig, build_growing
 
 # Test grids are tiny: one thread avoids threading overhead and oversubscription.
 torch.set_num_threads(1)
@@ -50,10 +50,11 @@ def disc_png(tmp_path) -> str:
 
 @pytest.fixture
 def small_model(tmp_path, disc_png) -> str:
-    """A small growing model saved with the provenance commands read (target, size, pad, grid)."""
+    """A small growing model saved with the task commands read (target, size, pad, grid)."""
+    from ncaforge.families.growing.task import GrowingTask
     from ncaforge.io import checkpoint as ckpt
 
     path = tmp_path / "model"
-    ckpt.save(path, random_growing(hidden=16, scale=0.02),
-              {"grid": [16, 16], "target": disc_png, "target_size": 10, "pad": 3})
+    ckpt.save(path, random_growing(hidden=16, scale=0.02), {"command": "a test"},
+              GrowingTask(target=disc_png, target_size=10, pad=3, grid=(16, 16)))
     return str(path)

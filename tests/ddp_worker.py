@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from ncaforge.models.growing import GrowingConfig, build_growing
-from ncaforge.objectives.growing import GrowingObjective
+from ncaforge.families.growing.model import GrowingConfig, build_growing
+from ncaforge.families.growing.objective import GrowingObjective
 from ncaforge.training import distributed
 from ncaforge.training.trainer import TrainConfig, Trainer
 
@@ -28,7 +28,7 @@ def main(run_dir: str) -> None:
     trainer.fit(progress=False)
     flat = torch.cat([p.detach().flatten() for p in model.parameters()])
     both = group.gather(flat[None])
-    pools = group.gather(objective.pool.states[None])
+    pools = group.gather(objective.pool["states"][None])
     if group.main:
         report = {"param_diff": float((both[0] - both[1]).abs().max()), "param_norm": float(flat.norm()),
                   "pools_differ": bool((pools[0] != pools[1]).any())}

@@ -13,10 +13,11 @@ from conftest import bars, random_growing
 from ncaforge.cli import main
 from ncaforge.data.targets import load_target
 from ncaforge.data.variants import VARIANTS, erase, load_variant, polygon_mask, recolour
+from ncaforge.families.classifier.model import ClassifierConfig, build_classifier
+from ncaforge.families.growing.task import GrowingTask
 from ncaforge.interventions.intervened import Intervened
 from ncaforge.interventions.perturbation import Perturbation
 from ncaforge.io import checkpoint as ckpt
-from ncaforge.models.classifier import ClassifierConfig, build_classifier
 from ncaforge.training.trainer import TrainConfig, Trainer
 
 
@@ -53,7 +54,7 @@ def test_variants_join_with_plus_into_both_edits():
 
 def test_adversaries_go_where_the_host_grows_tail_included():
     from ncaforge import zoo
-    from ncaforge.cli.attack import host_shape, variant_target
+    from ncaforge.families.growing.attack import host_shape, variant_target
 
     host = zoo.load("lizard")
     shape, tailless = host_shape(host), variant_target(host, "tailless")
@@ -62,8 +63,8 @@ def test_adversaries_go_where_the_host_grows_tail_included():
 
 
 def test_a_tiny_adversary_training_run_hijacks_a_classifier(tmp_path):
-    from ncaforge.analysis.attack import classifier_injection
-    from ncaforge.objectives.classifier import ClassifierObjective
+    from ncaforge.families.classifier.attack_measures import classifier_injection
+    from ncaforge.families.classifier.objective import ClassifierObjective
 
     torch.manual_seed(0)
     config = ClassifierConfig(channels=12, classes=2, features=16, hidden=16, noise=0.0)
@@ -90,7 +91,7 @@ def test_a_tiny_adversary_training_run_hijacks_a_classifier(tmp_path):
 
 
 def test_a_tiny_perturbation_training_run_moves_towards_the_variant(tmp_path):
-    from ncaforge.objectives.growing import GrowingObjective
+    from ncaforge.families.growing.objective import GrowingObjective
 
     torch.manual_seed(0)
     host = random_growing(hidden=16, scale=0.05)
@@ -114,7 +115,7 @@ def test_a_tiny_perturbation_training_run_moves_towards_the_variant(tmp_path):
 
 
 def test_recovery_adds_the_lifted_host_rollout_to_the_loss():
-    from ncaforge.objectives.growing import GrowingObjective, Recovery, rgba_mse
+    from ncaforge.families.growing.objective import GrowingObjective, Recovery, rgba_mse
 
     torch.manual_seed(0)
     host = random_growing(hidden=16, scale=0.05)
@@ -152,10 +153,11 @@ def test_attack_and_eval_commands_on_a_growing_host(tmp_path, small_model, disc_
                                   "--recover-steps", "3", "5", "--out", str(tmp_path / "c")])
     assert result.exit_code == 0 and "beyond --clip 0.01" in result.output, result.output
     assert ckpt.load(tmp_path / "c" / "checkpoint", family="perturbation").config.clip == 0.01
-    settings = ckpt.read_config(tmp_path / "c" / "checkpoint")["provenance"]["train_config"]["extra"]
-    assert settings["recover_weight"] == 0.5 and settings["recover_steps"] == [3, 5]
-    prov = ckpt.read_config(tmp_path / "inject" / "checkpoint")["provenance"]
-    assert prov["attack"] == "adversary" and prov["host"] == small_model and prov["fraction"] == 0.1
+    task = ckpt.load(tmp_path / "c" / "checkpoint").task
+    assert task.recover_weight == 0.5 and task.recover_steps == (3, 5) and task.clip == 0.01
+    task = ckpt.load(tmp_path / "inject" / "checkpoint").task
+    assert task.attack == "adversary" and task.host == small_model and task.fraction == 0.1
+    assert task.grid == (16, 16)
     out = tmp_path / "perturb.json"
     result = runner.invoke(main, ["eval", "attack", "perturb", "--host", small_model, "--perturbation",
                                   str(tmp_path / "perturb" / "checkpoint") + ":0.5", "--target", disc_png,
@@ -186,8 +188,8 @@ def test_attack_and_eval_commands_on_a_growing_host(tmp_path, small_model, disc_
 
 
 def test_aligned_mse_forgives_a_small_shift_and_nothing_else():
-    from ncaforge.analysis.attack import aligned_mse, recovered_fraction
-    from ncaforge.objectives.growing import rgba_mse
+    from ncaforge.families.growing.attack_measures import aligned_mse, recovered_fraction
+    from ncaforge.objectives.losses import rgba_mse
 
     target = torch.zeros(4, 12, 12)
     target[:, 4:8, 3:7] = 1.0
@@ -226,8 +228,8 @@ def test_attack_commands_refuse_bad_input(tmp_path, small_model):
                                   "--out", str(tmp_path / "x")])
     assert result.exit_code != 0 and "--recover-steps" in result.output
     odd = tmp_path / "odd"  # a host whose grid is not its target's size plus padding
-    ckpt.save(odd, random_growing(hidden=16),
-              {"grid": [20, 20], "target": "lizard", "target_size": 10, "pad": 3})
+    ckpt.save(odd, random_growing(hidden=16), {},
+              GrowingTask(target="lizard", target_size=10, pad=3, grid=(20, 20)))
     result = runner.invoke(main, ["attack", "perturb", "--host", str(odd), "--target", "tailless",
                                   "--out", str(tmp_path / "x")])
     assert result.exit_code != 0 and "grows on" in result.output  # a 16x16 variant on a 20x20 host

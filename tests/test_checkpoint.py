@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from conftest import random_growing
+from ncaforge.core.atomic import atomic_dir, recover_dir
+from ncaforge.families.growing.model import GrowingConfig, build_growing
 from ncaforge.io import checkpoint as ckpt
-from ncaforge.io.atomic import atomic_dir, recover_dir
-from ncaforge.models.growing import GrowingConfig, build_growing
 
 
 def test_round_trip_keeps_weights_config_and_provenance(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from conftest import bars
-from ncaforge.models.classifier import ClassifierConfig, build_classifier, digit_state, logits
+from ncaforge.families.classifier.model import ClassifierConfig, build_classifier, digit_state, logits
 
 
 def _model():
@@ -65,7 +65,7 @@ def test_active_path_equals_the_reference_with_noise_and_gradients():
 
 
 def test_mutation_keeps_states_on_the_new_digits_pixels_only():
-    from ncaforge.objectives.classifier import mutate
+    from ncaforge.families.classifier.objective import mutate
 
     nca = _model()
     old = torch.rand(1, 20, 6, 6)
@@ -80,7 +80,7 @@ def test_mutation_keeps_states_on_the_new_digits_pixels_only():
 
 
 def test_l2_targets_and_the_loss_on_hand_made_states():
-    from ncaforge.objectives.classifier import ClassifierObjective, targets
+    from ncaforge.families.classifier.objective import ClassifierObjective, targets
 
     nca = _model()
     images = torch.zeros(3, 5, 5, dtype=torch.uint8)
@@ -99,7 +99,7 @@ def test_l2_targets_and_the_loss_on_hand_made_states():
 def test_metrics_on_hand_made_curves():
     import numpy as np
 
-    from ncaforge.analysis.classifier import Curves
+    from ncaforge.families.classifier.evaluate import Curves
 
     steps = 200
     correct = np.zeros((2 * steps + 1, 3), dtype=np.int64)
@@ -117,8 +117,8 @@ def test_metrics_on_hand_made_curves():
 
 
 def test_a_tiny_training_run_improves_cell_accuracy(tmp_path):
-    from ncaforge.analysis.classifier import classify
-    from ncaforge.objectives.classifier import ClassifierObjective
+    from ncaforge.families.classifier.evaluate import classify
+    from ncaforge.families.classifier.objective import ClassifierObjective
     from ncaforge.training.trainer import TrainConfig, Trainer
 
     torch.manual_seed(0)
@@ -224,12 +224,13 @@ def test_classify_writes_both_animations(tmp_path):
 
 
 def test_class_colours_follow_the_votes():
-    from ncaforge.render.classes import CLASS_COLOURS, class_rgb
+    from ncaforge.core.view import CLASS_COLOURS
+    from ncaforge.families.classifier.picture import class_rgb
 
     nca = _model()
     x = digit_state(nca, torch.ones(1, 2, 2))
     logits(nca, x)[0, 3] = 1.0  # every cell votes 3
     logits(nca, x)[0, 7, 0, 0] = 2.0  # but the top-left one votes 7
     rgb = class_rgb(nca, x)
-    assert torch.allclose(rgb[0, :, 0, 0], CLASS_COLOURS[7])
-    assert torch.allclose(rgb[0, :, 1, 1], CLASS_COLOURS[3])
+    assert torch.allclose(rgb[0, :, 0, 0], torch.tensor(CLASS_COLOURS[7]) / 255)
+    assert torch.allclose(rgb[0, :, 1, 1], torch.tensor(CLASS_COLOURS[3]) / 255)

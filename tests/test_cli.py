@@ -29,7 +29,7 @@ def test_train_growing_writes_a_loadable_checkpoint_and_resumes(runner, tmp_path
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
     model = ckpt.load(tmp_path / "run" / "checkpoint")
-    assert model.provenance["iterations"] == 2 and model.provenance["grid"] == [16, 16]
+    assert model.provenance["iterations"] == 2 and model.task.grid == (16, 16)
     assert model.provenance["command"].startswith("nca ")
     args[args.index("2")] = "3"
     result = runner.invoke(main, [*args, "--resume"])

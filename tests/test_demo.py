@@ -3,9 +3,9 @@ import json
 import torch
 
 from conftest import bars, random_growing
+from ncaforge.analysis.simulate import Damage, simulate
 from ncaforge.data.targets import load_target
-from ncaforge.demo import run_demo
-from ncaforge.simulate import Damage, simulate
+from ncaforge.web.demo import run_demo
 
 
 def test_simulate_applies_damage_after_the_named_step():
@@ -31,7 +31,7 @@ def test_demo_writes_a_report_with_media_and_figures(tmp_path, disc_png):
 
 
 def test_demo_adds_the_mnist_section_when_given_a_classifier(tmp_path, disc_png):
-    from ncaforge.models.classifier import ClassifierConfig, build_classifier
+    from ncaforge.families.classifier.model import ClassifierConfig, build_classifier
 
     nca = random_growing(hidden=16, scale=0.02)
     classifier = build_classifier(ClassifierConfig(channels=12, classes=2, features=16, hidden=16))
@@ -71,7 +71,7 @@ def test_demo_adds_a_perturbation_section_when_given_perturbations(tmp_path, dis
 
 def test_demo_adds_the_pde_section_when_given_a_pde_model(tmp_path, disc_png):
     from ncaforge.data.pde import PRESETS
-    from ncaforge.models.pde import build_pde
+    from ncaforge.families.pde.model import build_pde
 
     pde_model = build_pde()
     pde_model.provenance = {"data_meta": {"pde": "gray-scott", "params": PRESETS["paper"].to_dict()},

@@ -31,7 +31,7 @@ def test_ddp_keeps_ranks_in_step_and_shards_the_pool(tmp_path):
     assert ranks["param_norm"] > 0
     assert ranks["pools_differ"]  # each rank trains on its own shard
     state = load_file(str(tmp_path / "checkpoint" / "train_state.safetensors"))
-    assert state["objective.pool"].shape == (8, 16, 12, 12)  # 2 shards of 4, gathered whole
+    assert state["objective.states"].shape == (8, 16, 12, 12)  # 2 shards of 4, gathered whole
 
 
 def test_cli_training_under_torchrun_checkpoints_once_and_resumes_on_one_process(tmp_path, disc_png):

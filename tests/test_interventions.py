@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from conftest import random_growing
+from ncaforge.families.classifier.model import ClassifierConfig, build_classifier, digit_state
 from ncaforge.interventions.injection import adversary_mask
 from ncaforge.interventions.intervened import Intervened
 from ncaforge.interventions.perturbation import Perturbation
-from ncaforge.models.classifier import ClassifierConfig, build_classifier, digit_state
 
 
 def _state(b=2, h=14, w=15):

@@ -1,8 +1,8 @@
 import torch
 
 from conftest import random_growing
+from ncaforge.families.growing.model import build_growing
 from ncaforge.kernels.active_cells import ActiveCellStepper
-from ncaforge.models.growing import build_growing
 
 
 def test_parameter_count_matches_the_reference():

@@ -10,18 +10,18 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from ncaforge.analysis.pde import (
+from ncaforge.cli import main
+from ncaforge.core.perception import FixedPerception
+from ncaforge.data import pde
+from ncaforge.data.trajectories import TrajectoryError, load_trajectories, load_trajectory, save_trajectory
+from ncaforge.families.pde.evaluate import (
     TRANSFORMS,
     equivariance_error,
     radial_spectrum,
     rollout_equivariance_error,
     spectrum_figures,
 )
-from ncaforge.cli import main
-from ncaforge.core.perception import FixedPerception
-from ncaforge.data import pde
-from ncaforge.data.trajectories import TrajectoryError, load_trajectories, load_trajectory, save_trajectory
-from ncaforge.models.pde import PDEConfig, build_pde, observed_state
+from ncaforge.families.pde.model import PDEConfig, build_pde, observed_state
 
 
 def test_one_gray_scott_step_matches_the_hand_computed_values() -> None:

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from ncaforge.data.targets import load_target
+from ncaforge.families.growing.model import GrowingConfig, build_growing
+from ncaforge.families.growing.objective import GrowingObjective
 from ncaforge.io import checkpoint as ckpt
-from ncaforge.models.growing import GrowingConfig, build_growing
-from ncaforge.objectives.growing import GrowingObjective
 from ncaforge.training.optim import normalize_gradients, piecewise_lr
 from ncaforge.training.trainer import TrainConfig, Trainer, TrainingError
 
@@ -77,7 +77,7 @@ def test_resume_after_a_kill_equals_an_uninterrupted_run(tmp_path, target):
     assert resumed.iteration == 6
     for x, y in zip(full.objective.model.parameters(), resumed.objective.model.parameters(), strict=True):
         assert torch.equal(x, y)
-    assert torch.equal(full.objective.pool.states, resumed.objective.pool.states)
+    assert torch.equal(full.objective.pool["states"], resumed.objective.pool["states"])
     log = [json.loads(x) for x in (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in log] == [1, 2, 3, 4, 5, 6]
 

@@ -42,7 +42,7 @@ def test_bundled_lizard_loads_offline_and_grows_its_target():
     import torch
 
     from ncaforge.data.targets import load_target
-    from ncaforge.objectives.growing import rgba_mse
+    from ncaforge.objectives.losses import rgba_mse
 
     nca = zoo.load("lizard")
     assert nca.provenance["command"].startswith("nca train growing")
@@ -55,8 +55,8 @@ def test_bundled_lizard_loads_offline_and_grows_its_target():
 def test_bundled_classifier_loads_offline_and_classifies_test_digits():
     import torch
 
-    from ncaforge.analysis.classifier import classify
     from ncaforge.data.mnist import load_mnist
+    from ncaforge.families.classifier.evaluate import classify
 
     nca = zoo.load("mnist", family="classifier")
     assert nca.provenance["command"].startswith("nca train mnist")
@@ -69,8 +69,8 @@ def test_bundled_classifier_loads_offline_and_classifies_test_digits():
 def test_bundled_adversary_makes_the_bundled_classifier_say_eight():
     import torch
 
-    from ncaforge.analysis.attack import classifier_injection
     from ncaforge.data.mnist import load_mnist
+    from ncaforge.families.classifier.attack_measures import classifier_injection
 
     host, adversary = zoo.load("mnist"), zoo.load("adversary-eight", family="classifier")
     assert adversary.provenance["host"] == "mnist" and adversary.provenance["target"] == "class:8"
@@ -83,9 +83,9 @@ def test_bundled_adversary_makes_the_bundled_classifier_say_eight():
 def test_bundled_perturbations_reprogram_the_bundled_lizard_and_let_it_recover(variant):
     import torch
 
-    from ncaforge.analysis.attack import image_measure
     from ncaforge.data.targets import load_target
     from ncaforge.data.variants import load_variant
+    from ncaforge.families.growing.attack_measures import image_measure
     from ncaforge.interventions.intervened import Intervened
 
     host, perturbation = zoo.load("lizard"), zoo.load(f"perturb-{variant}", family="perturbation")
@@ -110,10 +110,10 @@ def test_bundled_perturbations_reprogram_the_bundled_lizard_and_let_it_recover(v
 def test_bundled_lizard_adversaries_reprogram_the_bundled_lizard(variant):
     import torch
 
-    from ncaforge.analysis.attack import grown, image_measure
-    from ncaforge.cli.attack import host_shape
     from ncaforge.data.targets import load_target
     from ncaforge.data.variants import load_variant
+    from ncaforge.families.growing.attack import host_shape
+    from ncaforge.families.growing.attack_measures import grown, image_measure
     from ncaforge.interventions.injection import adversary_mask
     from ncaforge.interventions.intervened import Intervened
 
@@ -138,8 +138,8 @@ def test_bundled_lizard_adversaries_reprogram_the_bundled_lizard(variant):
 def test_bundled_gray_scott_nca_runs_unseen_conditions_better_than_the_baseline():
     import torch
 
-    from ncaforge.analysis.pde import run_observed
     from ncaforge.data import pde
+    from ncaforge.families.pde.evaluate import run_observed
 
     nca = zoo.load("gray-scott", family="pde")
     prov = nca.provenance

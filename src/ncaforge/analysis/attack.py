@@ -1,242 +1,54 @@
-"""Evaluation of attacks: runs in phases (attack on, off, on again) with measures over time.
-
-A *phase* runs a rule (the host, or the host under an intervention, with its
-adversary mask) for some steps; one generator drives all phases, so a schedule with
-and without the attack sees the same randomness. Measures are taken every
-``every`` steps and at the end of every phase.
-"""
+"""Trained attacks shown and set up: the task of an `nca attack` run, and its preview animation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ncaforge.core.nca import NCA
-from ncaforge.interventions.injection import adversary_mask
+from ncaforge.analysis.simulate import Attack, simulate
+from ncaforge.core import family as registry
+from ncaforge.families.perturbation.task import AttackTask
 from ncaforge.interventions.intervened import Intervened
-from ncaforge.interventions.perturbation import Perturbation
-from ncaforge.models.classifier import digit_state
-from ncaforge.objectives.growing import rgba_mse
-from ncaforge.progress import bar
-
-Measure = Callable[[torch.Tensor], dict[str, torch.Tensor]]  # states -> per-sample values
+from ncaforge.render.frames import mark, tile, to_image
+from ncaforge.render.views import occupied, picture
 
 
-@dataclass
-class Phase:
-    """``steps`` steps of ``rule`` (an NCA or an Intervened host), with adversaries at ``mask``."""
-
-    name: str
-    steps: int
-    rule: nn.Module
-    mask: torch.Tensor | None = None
+def attacks_of(host: nn.Module) -> registry.Attacks:
+    """The attack hooks of ``host``'s family (a clear error when it has none)."""
+    family = registry.family_of(host)
+    if family.attack is None:
+        raise registry.FamilyError(f"the {family.name} family cannot be attacked (it declares no attack hooks)")
+    return family.attack
 
 
-@dataclass
-class PhaseRun:
-    """What a phased run measured: ``curves[key]`` (T, N) at ``steps``; ``ends[phase][key]`` (N,)."""
+def attack_task(attack: str, **settings: Any) -> AttackTask:
+    """The task of an attack from `nca attack` settings (unknown keys are ignored)."""
+    names = set(AttackTask.__dataclass_fields__) - {"attack"}
+    return AttackTask(attack=attack, **{k: v for k, v in settings.items() if k in names})
 
-    steps: list[int]
-    curves: dict[str, np.ndarray]
-    ends: dict[str, dict[str, np.ndarray]]
-    boundaries: list[int]
-    final: torch.Tensor
 
-    def mean_at_ends(self) -> dict[str, float]:
-        """``{key}_{phase}``: the mean over samples at the end of each phase."""
-        return {f"{k}_{phase}": float(v.mean())
-                for phase, values in self.ends.items() for k, v in values.items()}
+def attacked(host: nn.Module, module: nn.Module) -> Intervened:
+    """``host`` under a trained adversary or perturbation."""
+    if registry.family_of(module).name == "perturbation":
+        return Intervened(host, perturbation=module)
+    return Intervened(host, adversary=module)
 
 
 @torch.no_grad()
-def run_phases(x: torch.Tensor, phases: Sequence[Phase], measure: Measure, generator: torch.Generator,
-               every: int = 10, progress: bool = False) -> PhaseRun:
-    """Run ``phases`` in order from ``x``, measuring every ``every`` steps and at each phase end."""
-    steps, rows, ends, boundaries, t = [0], [measure(x)], {}, [], 0
-    total = sum(p.steps for p in phases)
-    with bar(None, progress, total=total, unit="step", leave=False) as progress_bar:
-        for phase in phases:
-            done = 0
-            while done < phase.steps:
-                n = min(every - t % every, phase.steps - done)
-                options = {} if phase.mask is None else {"mask": phase.mask}
-                x = phase.rule.rollout(x, n, generator, **options)
-                done, t = done + n, t + n
-                if t % every == 0 or done == phase.steps:
-                    steps.append(t)
-                    rows.append(measure(x))
-                progress_bar.update(n)
-            ends[phase.name] = {k: v.cpu().numpy() for k, v in rows[-1].items()}
-            boundaries.append(t)
-    curves = {k: torch.stack([r[k] for r in rows]).cpu().numpy() for k in rows[0]}
-    return PhaseRun(steps, curves, ends, boundaries[:-1], x)
+def preview_frames(host: nn.Module, module: nn.Module, task: AttackTask, seed: int, every: int = 2,
+                   scale: int = 3) -> list[np.ndarray]:
+    """Frames of the trained attack acting (adversarial cells marked), then lifted."""
+    start = attacks_of(host).preview(host, task, seed)
+    schedule = Attack(attacked(host, module), start.mask, stop=start.attack_steps)
 
+    def view(t: int, x: torch.Tensor) -> torch.Tensor:
+        rgb = picture(host, x)
+        marks = schedule.marks(t)
+        return mark(rgb, marks & occupied(host, x)) if marks is not None else rgb
 
-# ----------------------------------------------------------------------------- growing hosts
-def aligned_mse(x: torch.Tensor, target: torch.Tensor, rgba: list[int], shift: int = 2) -> torch.Tensor:
-    """Per-sample RGBA MSE to ``target`` at the best integer offset within ``shift`` pixels.
-
-    A host that regrows its pattern whole but a pixel off scores as badly on plain MSE
-    as a malformed one; this tells the two apart (the grid wraps, so keep patterns
-    ``shift`` pixels from its edge).
-    """
-    offsets = range(-shift, shift + 1)
-    return torch.stack([rgba_mse(torch.roll(x, (dy, dx), (2, 3)), target, rgba)
-                        for dy in offsets for dx in offsets]).amin(0)
-
-
-def image_measure(host: NCA, targets: dict[str, torch.Tensor], aligned: tuple[str, ...] = ()) -> Measure:
-    """Per-sample RGBA MSE to each named target (``mse_<name>``) and, for the targets named in
-    ``aligned``, the shift-aligned MSE (``aligned_mse_<name>``, see :func:`aligned_mse`)."""
-    rgba = host.layout.rgba
-
-    def measure(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        out = {f"mse_{name}": rgba_mse(x, t.to(x.device), rgba) for name, t in targets.items()}
-        out.update({f"aligned_mse_{name}": aligned_mse(x, targets[name].to(x.device), rgba)
-                    for name in aligned})
-        return out
-
-    return measure
-
-
-def recovered_fraction(errors: np.ndarray, scale: float, factor: float = 2.0) -> float:
-    """The fraction of samples whose error is within ``factor`` x ``scale`` (the plain host's)."""
-    return float((errors <= factor * scale).mean())
-
-
-def recovery_figures(ends: dict[str, np.ndarray], scale: float, phase: str) -> dict[str, float]:
-    """``recovered_<phase>`` and ``aligned_recovered_<phase>``: the fraction of samples whose plain
-    and shift-aligned MSE to the original, at the end of ``phase``, is within 2x of ``scale``."""
-    return {f"{kind}recovered_{phase}": recovered_fraction(ends[f"{kind}mse_original"], scale)
-            for kind in ("", "aligned_")}
-
-
-@torch.no_grad()
-def grown(host: NCA, height: int, width: int, samples: int, steps: int, generator: torch.Generator
-          ) -> torch.Tensor:
-    """``samples`` patterns grown by the host from seeds in ``steps`` steps."""
-    return host.rollout(host.seed(samples, height, width), steps, generator)
-
-
-def perturbation_schedule(host: NCA, perturbation: Perturbation, variant: torch.Tensor,
-                          original: torch.Tensor, samples: int = 8, seed: int = 0, phase_steps: int = 300,
-                          every: int = 10, progress: bool = False
-                          ) -> tuple[dict[str, float], PhaseRun, PhaseRun]:
-    """On / off / on from seeds, and the unperturbed host over the same steps with the same randomness.
-
-    Keys ``mse_variant_on``, ``mse_original_on`` (step ``phase_steps``), ``..._off`` (2x),
-    ``..._on_again`` (3x), the same as ``aligned_mse_original_*`` (best offset within 2
-    pixels), and ``host_mse_original_off``: the unperturbed host's MSE to the original at
-    the end of the off phase, the scale for recovery. ``recovered_off`` and
-    ``aligned_recovered_off``: the fraction of samples back within 2x of that scale.
-    """
-    _, h, w = original.shape
-    measure = image_measure(host, {"variant": variant, "original": original}, aligned=("original",))
-    run = Intervened(host, perturbation=perturbation)
-    phases = [Phase("on", phase_steps, run), Phase("off", phase_steps, host),
-              Phase("on_again", phase_steps, run)]
-    attacked = run_phases(host.seed(samples, h, w), phases, measure, torch.Generator().manual_seed(seed),
-                          every, progress)
-    plain = run_phases(host.seed(samples, h, w), [Phase(p.name, p.steps, host) for p in phases], measure,
-                       torch.Generator().manual_seed(seed), every, progress)
-    out = attacked.mean_at_ends()
-    out.update({f"host_{k}": v for k, v in plain.mean_at_ends().items()})
-    out.update(recovery_figures(attacked.ends["off"], out["host_mse_original_off"], "off"))
-    return out, attacked, plain
-
-
-@torch.no_grad()
-def perturbation_effect(host: NCA, perturbation: Perturbation, targets: dict[str, torch.Tensor],
-                        samples: int = 8, seed: int = 0, steps: int = 300) -> dict[str, float]:
-    """Mean MSE to each target after ``steps`` steps from seeds under ``perturbation``."""
-    _, h, w = next(iter(targets.values())).shape
-    x = Intervened(host, perturbation=perturbation).rollout(host.seed(samples, h, w), steps,
-                                                           torch.Generator().manual_seed(seed))
-    return {k: float(v.mean()) for k, v in image_measure(host, targets)(x).items()}
-
-
-def injection_schedule(host: NCA, adversary: NCA, variant: torch.Tensor, original: torch.Tensor,
-                       fraction: float, region: torch.Tensor | None = None, samples: int = 8, seed: int = 0,
-                       grow_steps: int = 200, attack_steps: int = 300, removed_steps: int = 300,
-                       every: int = 10, progress: bool = False) -> tuple[dict[str, float], PhaseRun]:
-    """Grown host patterns get adversaries for ``attack_steps``; then they are removed.
-
-    Keys ``mse_variant_attack``, ``mse_original_attack``, ``mse_variant_removed``,
-    ``mse_original_removed`` (and ``aligned_mse_original_*``, best offset within 2 pixels),
-    ``host_mse_original``: the host alone after as many steps, and ``recovered_removed``,
-    ``aligned_recovered_removed``: the fraction of samples back within 2x of it.
-    """
-    _, h, w = original.shape
-    g = torch.Generator().manual_seed(seed)
-    x = grown(host, h, w, samples, grow_steps, g)
-    mask = adversary_mask(samples, h, w, fraction, region, g, x.device)
-    measure = image_measure(host, {"variant": variant, "original": original}, aligned=("original",))
-    run = run_phases(x, [Phase("attack", attack_steps, Intervened(host, adversary=adversary), mask),
-                         Phase("removed", removed_steps, host)], measure, g, every, progress)
-    alone = host.rollout(x, attack_steps + removed_steps, torch.Generator().manual_seed(seed + 1))
-    out = run.mean_at_ends()
-    out["host_mse_original"] = float(rgba_mse(alone, original, host.layout.rgba).mean())
-    out.update(recovery_figures(run.ends["removed"], out["host_mse_original"], "removed"))
-    out["adversary_cells"] = float(mask.sum(dim=(1, 2, 3)).float().mean())
-    return out, run
-
-
-# ----------------------------------------------------------------------------- classifier hosts
-def vote_measure(host: NCA, labels: torch.Tensor, target_class: int) -> Measure:
-    """Per digit: ``target_majority`` (the cells' majority says the target), ``target_cells``
-    (fraction of digit cells saying it) and ``correct_majority`` (the majority is the label)."""
-    from ncaforge.analysis.classifier import judge
-
-    def measure(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        target = torch.full_like(labels, target_class)
-        hits, cells, votes = judge(host, x, target)
-        return {"target_majority": (votes == target_class).float(),
-                "target_cells": hits / cells.clamp(min=1),
-                "correct_majority": (votes == labels).float()}
-
-    return measure
-
-
-@torch.no_grad()
-def classifier_injection(host: NCA, adversary: NCA, images: torch.Tensor, labels: torch.Tensor,
-                         fraction: float, target_class: int, seed: int = 0, attack_steps: int = 100,
-                         removed_steps: int = 200, batch: int = 500, every: int = 10,
-                         progress: bool = False) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """Digits classify themselves with ``fraction`` adversarial cells for ``attack_steps``; then
-    the adversaries are removed for ``removed_steps``.
-
-    Keys ``target_majority_100``, ``target_cells_100`` (named after ``attack_steps``),
-    ``recovered_200_after_removal`` (after ``removed_steps``: the majority is the label
-    again) and ``correct_majority_100``; curves are means over digits against step.
-    """
-    device = next(host.parameters()).device
-    g = torch.Generator().manual_seed(seed)
-    run, sums, n = Intervened(host, adversary=adversary), {}, len(images)
-    steps: list[int] = []
-    with bar(None, progress, total=n, unit="digit") as progress_bar:
-        for lo in range(0, n, batch):
-            y = labels[lo:lo + batch].to(device, torch.long)
-            x = digit_state(host, images[lo:lo + batch].to(device, torch.float32) / 255)
-            mask = adversary_mask(len(x), x.shape[2], x.shape[3], fraction, None, g, device)
-            phases = [Phase("attack", attack_steps, run, mask), Phase("removed", removed_steps, host)]
-            result = run_phases(x, phases, vote_measure(host, y, target_class), g, every)
-            steps = result.steps
-            for k, v in result.curves.items():
-                sums[k] = sums.get(k, 0) + v.sum(1)
-            for phase, values in result.ends.items():
-                for k, v in values.items():
-                    sums[f"{k}@{phase}"] = sums.get(f"{k}@{phase}", 0) + v.sum()
-            progress_bar.update(len(x))
-    a, r = attack_steps, removed_steps
-    out = {f"target_majority_{a}": sums["target_majority@attack"] / n,
-           f"target_cells_{a}": sums["target_cells@attack"] / n,
-           f"correct_majority_{a}": sums["correct_majority@attack"] / n,
-           f"recovered_{r}_after_removal": sums["correct_majority@removed"] / n,
-           f"target_majority_{r}_after_removal": sums["target_majority@removed"] / n}
-    curves = {k: v / n for k, v in sums.items() if "@" not in k}
-    curves["step"] = np.array(steps)
-    return {k: float(v) for k, v in out.items()}, curves
+    rec = simulate(host, start.x, start.attack_steps + start.lifted_steps, frame_every=every,
+                   generator=torch.Generator().manual_seed(seed), attack=schedule, view=view)
+    return [tile([to_image(image, scale) for image in f]) for f in rec.frames]

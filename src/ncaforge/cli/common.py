@@ -1,4 +1,4 @@
-"""What the `nca` commands share: errors, model and target lookup, training options and loop."""
+"""What the `nca` commands share: errors, model lookup, the training options and their run."""
 
 from __future__ import annotations
 
@@ -7,100 +7,120 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import Any
 
 import click
-import torch
+from torch import nn
 
-from ncaforge.core.nca import NCA
-
-if TYPE_CHECKING:
-    from ncaforge.training.distributed import Group
+from ncaforge.cli.options import given
+from ncaforge.render.text import number
 
 
-def fail(message: str) -> NoReturn:
+def fail(message: str) -> None:
     """Stop with a one-line error (exit code 1) instead of a traceback."""
     raise click.ClickException(message)
 
 
-def training_options(iterations: int | None, lr: float | None, lr_drops: tuple[int, ...] | None) -> Callable:
+def command_line() -> str:
+    return "nca " + shlex.join(sys.argv[1:])
+
+
+def training_options(iterations: int | None, lr: float | None, lr_drops: tuple[int, ...] | None
+                     ) -> list[click.Option]:
     """The options every training command shares, with the task's own schedule as defaults.
 
     A default of None means the command picks one (e.g. by the host model's family).
     """
-    options = [
-        click.option("--iterations", type=int, default=iterations, show_default=True),
-        click.option("--lr", type=float, default=lr, show_default=True),
-        click.option("--lr-drop", "lr_drops", multiple=True, type=int, default=lr_drops, show_default=True,
+    return [
+        click.Option(["--iterations", "iterations"], type=int, default=iterations, show_default=True,
+                     help="Iterations to train to (a resumed run may be given more)."),
+        click.Option(["--lr", "lr"], type=float, default=lr, show_default=True, help="Learning rate."),
+        click.Option(["--lr-drop", "lr_drops"], multiple=True, type=int, default=lr_drops, show_default=True,
                      help="Iteration at which the learning rate is multiplied by 0.1 (repeatable)."),
-        click.option("--seed", default=0, show_default=True),
-        click.option("--checkpoint-every", default=100, show_default=True,
+        click.Option(["--seed", "seed"], default=0, show_default=True, help="Seed of every random draw."),
+        click.Option(["--checkpoint-every", "checkpoint_every"], default=100, show_default=True,
                      help="Iterations between checkpoints."),
-        click.option("--grad-checkpoint", default=0, show_default=True,
+        click.Option(["--grad-checkpoint", "grad_checkpoint"], default=0, show_default=True,
                      help="Recompute activations in blocks of this many steps (0: off) to save memory."),
-        click.option("--threads", default=0, help="CPU threads (0: PyTorch's default)."),
-        click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+        click.Option(["--threads", "threads"], default=0, help="CPU threads (0: PyTorch's default)."),
+        click.Option(["--out", "out"], type=click.Path(file_okay=False, path_type=Path), required=True,
                      help="Run directory."),
-        click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint."),
-        click.option("--device", default=None, help="cpu or cuda [cuda when available]."),
+        click.Option(["--resume", "resume"], is_flag=True,
+                     help="Continue the run in --out from its last checkpoint, with its own settings."),
+        click.Option(["--device", "device"], default=None, help="cpu or cuda [cuda when available]."),
     ]
 
-    def decorate(f: Callable) -> Callable:
-        for option in reversed(options):
-            f = option(f)
-        return f
 
-    return decorate
+def with_training_options(iterations: int | None, lr: float | None, lr_drops: tuple[int, ...] | None
+                          ) -> Callable:
+    """A decorator form of :func:`training_options`."""
+    from ncaforge.cli.options import with_options
+
+    return with_options(training_options(iterations, lr, lr_drops))
 
 
-def run_training(build: Callable[[Group], object], describe: str, run: dict, extra: dict,
-           provenance: dict, optimizer: str = "adam") -> None:
-    """Set up processes, build (model, objective) with ``build(group)``, train, report.
+def resumed(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(values to train with, provenance to keep): on --resume, the run's stored settings win."""
+    from ncaforge.training.run import ResumeError, resume_settings, resumed_provenance
 
-    ``run`` holds the shared options of `training_options`; ``extra`` the task's own
-    settings, recorded in the run's config.
+    if not values["resume"]:
+        return values, None
+    ctx = click.get_current_context()
+    flags = {p.name: p.opts[0] for p in ctx.command.params}
+    try:
+        merged, changes = resume_settings(values["out"], values, given(ctx), flags)
+    except ResumeError as e:
+        fail(str(e))
+    if changes:
+        click.echo("resuming with " + ", ".join(f"{flags.get(k, k)} {v}" for k, v in changes.items()))
+    return merged, resumed_provenance(merged.pop("provenance"), command_line(), changes)
+
+
+def run_training(build: Callable, values: dict[str, Any], provenance: dict[str, Any],
+                 optimizer: str = "adam", extra: dict[str, Any] | None = None) -> nn.Module:
+    """Train the objective ``build(group)`` makes with the shared options in ``values``; report.
+
+    Returns the trained module (what the objective's model is).
     """
-    from ncaforge.training import distributed
-    from ncaforge.training.trainer import TrainConfig, Trainer, TrainingError
+    from ncaforge.core.family import FamilyError
+    from ncaforge.training.run import schedule_of, train
+    from ncaforge.training.trainer import TrainingError
 
-    if run["threads"]:
-        torch.set_num_threads(run["threads"])
-    group = distributed.setup(run["device"])
-    torch.manual_seed(run["seed"])
-    try:
-        objective = build(group)
-    except ValueError as e:
-        fail(str(e))
-    config = TrainConfig(iterations=run["iterations"], lr=run["lr"], lr_drops=tuple(run["lr_drops"]),
-                         optimizer=optimizer,
-                         checkpoint_every=run["checkpoint_every"], seed=run["seed"],
-                         extra={**extra, "processes": group.world})
-    provenance = {"command": "nca " + shlex.join(sys.argv[1:]), "seed": run["seed"], **provenance}
-    out = run["out"]
-    trainer = Trainer(objective, out, config, provenance, group)
-    if group.main:
-        on = f" on {group.world} processes" if group.world > 1 else ""
-        click.echo(f"training {describe} -> {out}{on}")
+    config = schedule_of(values, optimizer, extra)
+    provenance = {"command": command_line(), "seed": values["seed"], **provenance}
+    out = values["out"]
     start = time.time()
+
+    def announce(group: Any) -> Any:
+        objective = build(group)
+        if group.main:
+            on = f" on {group.world} processes" if group.world > 1 else ""
+            click.echo(f"training {getattr(objective, 'summary', 'a model')} -> {out}{on}")
+        return objective
+
     try:
-        records = trainer.fit(resume=run["resume"])
-    except TrainingError as e:
+        trainer = train(announce, config, out, provenance, resume=values["resume"], device=values["device"],
+                        threads=values["threads"])
+    except (TrainingError, FamilyError, OSError, ValueError) as e:
         fail(str(e))
-    finally:
-        distributed.teardown()
-    if group.main:
-        click.echo(f"done: iteration {trainer.iteration}, loss {records[-1]['loss']:.5f}, "
-                   f"{time.time() - start:.0f}s this session; model in {out / 'checkpoint'}")
+    if trainer.group.main:
+        loss = trainer.records[-1]["loss"] if trainer.records else float("nan")
+        click.echo(f"done: iteration {trainer.iteration}, loss {loss:.5f}, "
+                   f"{time.time() - start:.0f}s this session; model in {Path(out) / 'checkpoint'}")
+    return trainer.objective.model
 
 
-def echo_figures(figures: dict[str, float], digits: int = 6) -> None:
+def echo_figures(figures: dict[str, Any]) -> None:
     """One right-aligned ``key: value`` line per figure."""
+    if not figures:
+        return
     width = max(map(len, figures))
     for key, v in figures.items():
-        click.echo(f"{key:>{width}}: {v:.{digits}f}")
+        click.echo(f"{key:>{width}}: {number(v)}")  # a format that fits the magnitude
 
 
-def load_model(spec: str, family: str | None = None) -> NCA:
+def load_model(spec: str, family: str | None = None) -> nn.Module:
+    """A zoo model or checkpoint directory (a clear error if it is neither or does not fit)."""
     from ncaforge import zoo
     from ncaforge.io.checkpoint import CheckpointError
 
@@ -110,22 +130,34 @@ def load_model(spec: str, family: str | None = None) -> NCA:
         fail(str(e))
 
 
-def grid_of(model: NCA, size: tuple[int, int] | None) -> tuple[int, int]:
-    if size:
-        return size
-    grid = model.provenance.get("grid")
-    return (int(grid[0]), int(grid[1])) if grid else (72, 72)
+def load_term(spec: str) -> tuple[Any, float]:
+    from ncaforge import zoo
+    from ncaforge.io.checkpoint import CheckpointError
 
-
-def target_for(model: NCA, target: str | None, target_size: int | None,
-                pad: int | None) -> torch.Tensor:
-    """The target a model was trained on (from its provenance), or the one given."""
-    from ncaforge.data.targets import TargetError, load_target
-
-    prov = model.provenance
     try:
-        return load_target(target or prov.get("target", "lizard"),
-                           target_size or prov.get("target_size", 40),
-                           prov.get("pad", 16) if pad is None else pad)
-    except TargetError as e:
+        return zoo.load_term(spec)
+    except CheckpointError as e:
         fail(str(e))
+
+
+def composed(specs: tuple[str, ...]) -> Any:
+    """``I + sum k_i D_i`` of NAME|DIR[:k] terms, or None."""
+    from ncaforge import zoo
+    from ncaforge.io.checkpoint import CheckpointError
+
+    try:
+        return zoo.compose_terms(specs)
+    except CheckpointError as e:
+        fail(str(e))
+
+
+def is_main_process() -> bool:
+    """Rank 0 under torchrun (or the only process): the one that writes files."""
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
+def announce(files: list[Path]) -> None:
+    for f in files:
+        click.echo(f"wrote {f}")

@@ -35,9 +35,9 @@ def data_pde(preset: str, size: tuple[int, int], steps: int, every: int, n_train
 
     Test conditions use seeds no training run gets (offset by 1,000,000).
     """
+    from ncaforge.core.progress import bar
     from ncaforge.data import pde
     from ncaforge.data.trajectories import save_trajectory
-    from ncaforge.progress import bar
 
     try:
         params = pde.preset(preset)

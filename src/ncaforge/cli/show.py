@@ -9,12 +9,12 @@ import click
 import numpy as np
 import torch
 
-from ncaforge.cli.common import fail, grid_of, load_model
+from ncaforge.cli.common import composed, fail, load_model
 from ncaforge.core.nca import NCA
 from ncaforge.io.checkpoint import family_of
 
 if TYPE_CHECKING:
-    from ncaforge.simulate import Attack
+    from ncaforge.analysis.simulate import Attack
 
 
 @click.command()
@@ -52,43 +52,56 @@ def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, 
     """Grow a pattern from a seed, optionally cut it, perturb it or infiltrate it.
 
     Writes grow.gif (and grow.mp4 with an encoder), strip.png and states.npz.
-    Adversarial cells are drawn in red while they act.
+    Adversarial cells are drawn in red while they act. Any model whose family can
+    grow from a seed runs here, on its training grid unless --size says otherwise.
     """
     import imageio.v3 as iio
 
-    from ncaforge.render.frames import batch_image, tile
+    from ncaforge.analysis.simulate import Damage, simulate
+    from ncaforge.core.family import FamilyError, family_of, recorded
+    from ncaforge.render.frames import mark, tile, to_image
     from ncaforge.render.video import write_animation
-    from ncaforge.simulate import Damage, simulate
+    from ncaforge.render.views import occupied, picture
 
     if steps < 1 or batch < 1:
         fail("--steps and --batch must be at least 1")
     bad = [s for s in (*damage_at, *save_steps, *(attack_steps or ())) if not 0 <= s <= steps]
     if bad:
         fail(f"--damage-at/--save-steps/--attack-steps {bad} lie outside 0..{steps}")
-    model = load_model(model_spec, "growing")
-    h, w = grid_of(model, size)
+    model = load_model(model_spec)
+    family = family_of(model)
+    if family.seed is None:
+        fail(f"{model_spec!r} is a {family.name} model, which does not grow from a seed")
+    try:
+        h, w = size or recorded(model, "grid", "--size H W")
+    except FamilyError as e:
+        fail(str(e))
     g = torch.Generator().manual_seed(seed)
     damage = [Damage(s, damage_centre, damage_radius) for s in damage_at]
     attack = infiltration(model, perturbations, adversary_spec, fraction, region, mask_image, attack_steps,
                           batch, (h, w), seed)
-    rec = simulate(model, model.seed(batch, h, w), steps, damage, frame_every=1,
-                   extra_frames=list(save_steps), generator=g, progress=True, attack=attack)
-    out.mkdir(parents=True, exist_ok=True)
+    has_rgba = model.layout.rgb is not None and model.layout.alpha is not None
 
-    def picture(t: int, frame: torch.Tensor) -> np.ndarray:
+    def view(t: int, x: torch.Tensor) -> torch.Tensor:
+        rgb = picture(model, x)
         marks = attack.marks(t) if attack is not None else None
-        return batch_image(frame, scale, marks[: len(frame)] if marks is not None else None)
+        return mark(rgb, marks & occupied(model, x)) if marks is not None else rgb
 
-    frames = [picture(t, f) for t, f in zip(rec.frame_steps, rec.frames, strict=True)]
+    rec = simulate(model, family.seed(model, model.task, batch, (h, w)), steps, damage, frame_every=1,
+                   extra_frames=list(save_steps), generator=g, progress=True, attack=attack, view=view)
+    out.mkdir(parents=True, exist_ok=True)
+    frames = [tile([to_image(image, scale) for image in f]) for f in rec.frames]
     files = write_animation(frames, out / "grow", fps)
     picks = sorted({round(i * steps / 7) for i in range(8)})
-    strip = tile([picture(t, rec.frames[rec.frame_steps.index(t)][:1]) for t in picks])
-    iio.imwrite(out / "strip.png", strip)
+    iio.imwrite(out / "strip.png", tile([to_image(rec.frames[rec.frame_steps.index(t)][0], scale)
+                                         for t in picks], labels=[f"step {t}" for t in picks]))
     keep = sorted(set(save_steps))
+    kept = [rec.states[t][:, model.layout.rgba] if has_rgba else picture(model, rec.states[t]) for t in keep]
+    channels = 4 if has_rgba else 3
     np.savez_compressed(out / "states.npz", final=rec.final.numpy().astype(np.float32),
                         save_steps=np.array(keep, dtype=np.int64),
-                        rgba=np.stack([rec.frames[rec.frame_steps.index(t)].numpy() for t in keep])
-                        if keep else np.zeros((0, batch, 4, h, w), np.float32))
+                        **{"rgba" if has_rgba else "pictures": torch.stack(kept).numpy() if kept
+                           else np.zeros((0, batch, channels, h, w), np.float32)})
     for f in [*files, out / "strip.png", out / "states.npz"]:
         click.echo(f"wrote {f}")
 
@@ -100,32 +113,15 @@ def infiltration(host: NCA, perturbations: tuple[str, ...], adversary_spec: str 
 
     The adversary mask has its own generator, so the run's fire masks are those of a plain run.
     """
-    from ncaforge.cli.attack import composed
-    from ncaforge.interventions.injection import adversary_mask, mask_from_image
+    from ncaforge.analysis.simulate import Attack, infiltration_mask
     from ncaforge.interventions.intervened import Intervened
-    from ncaforge.simulate import Attack
 
     if not perturbations and adversary_spec is None:
         return None
     adversary = load_model(adversary_spec, family_of(host)) if adversary_spec else None
-    mask = None
-    if adversary is not None and mask_image is not None:
-        try:
-            mask = mask_from_image(str(mask_image), *grid).expand(batch, 1, *grid)
-        except ValueError as e:
-            fail(str(e))
-    elif adversary is not None:
-        from ncaforge.cli.attack import host_shape
-
-        shape = host_shape(host) if region == "target" else None
-        if shape is not None and tuple(shape.shape) != grid:
-            fail(f"--region target: the host's target is {tuple(shape.shape)}, the grid {grid}; "
-                 "use --region grid")
-        try:
-            mask = adversary_mask(batch, *grid, fraction, shape, torch.Generator().manual_seed(seed))
-        except ValueError as e:
-            fail(str(e))
     try:
+        mask = None if adversary is None else infiltration_mask(host, batch, grid, fraction, region,
+                                                                mask_image, seed)
         rule = Intervened(host, perturbation=composed(perturbations), adversary=adversary)
     except ValueError as e:
         fail(str(e))
@@ -154,8 +150,8 @@ def classify(model_spec: str, mnist_dir: Path | None, digits: int, steps: int, e
     import imageio.v3 as iio
 
     from ncaforge.data.mnist import MnistError, load_mnist
-    from ncaforge.models.classifier import digit_state
-    from ncaforge.render.classes import classification_frames, legend
+    from ncaforge.families.classifier.model import digit_state
+    from ncaforge.families.classifier.picture import classification_frames, legend
     from ncaforge.render.video import write_animation
 
     if digits < 1 or steps < 1 or every < 1:

@@ -149,7 +149,7 @@ def bench(workload: str, size: tuple[int, int] | None, batch: int | None, steps:
     from dataclasses import asdict
 
     from ncaforge.analysis import bench as b
-    from ncaforge.io.atomic import write_json
+    from ncaforge.core.atomic import write_json
 
     if workload == "growing":
         w = b.growing_workload(tuple(size or (72, 72)), batch or 8)

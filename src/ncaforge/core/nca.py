@@ -9,10 +9,8 @@ from torch import nn
 
 from ncaforge.core.layout import Layout
 from ncaforge.core.life import alive_mask, fire_mask
-from ncaforge.core.rollout import run_rollout
+from ncaforge.core.rollout import IMPLEMENTATIONS, Stepper, kernel_stepper, resolve, run_rollout
 from ncaforge.core.seeds import single_seed
-
-IMPLEMENTATIONS = ("auto", "reference", "active", "triton")
 
 
 class NCA(nn.Module):
@@ -38,6 +36,7 @@ class NCA(nn.Module):
         self.fire_rate, self.alive_threshold, self.noise = fire_rate, alive_threshold, noise
         self.config: object | None = None  # the family config that built this model, if any
         self.provenance: dict = {}  # how the weights were made (filled when loaded)
+        self.task: object | None = None  # what it was trained to do (a task dataclass), if known
 
     @property
     def circular(self) -> bool:
@@ -101,31 +100,14 @@ class NCA(nn.Module):
 
     def resolve_impl(self, impl: str, device: torch.device | str) -> str:
         """The step implementation ``impl`` means for this model on ``device`` ("auto" picks one)."""
-        if impl not in IMPLEMENTATIONS:
-            raise ValueError(f"impl must be one of {IMPLEMENTATIONS}, got {impl!r}")
-        if impl != "auto":
-            return impl
-        from ncaforge.kernels import active_cells, triton_step
+        return resolve(self, impl, device)
 
-        if torch.device(device).type == "cuda":
-            return "triton" if triton_step.available() and triton_step.supports(self) else "reference"
-        return "active" if active_cells.supports(self) else "reference"
-
-    def _stepper(self, impl: str, device: torch.device) -> tuple[Callable, Callable, Callable]:
+    def _stepper(self, impl: str, device: torch.device) -> Stepper:
         """(to_internal, step(x, fire, noise), to_bchw) for the chosen implementation."""
         impl = self.resolve_impl(impl, device)
-        if impl == "active":
-            from ncaforge.kernels.active_cells import ActiveCellStepper
-
-            fast = ActiveCellStepper(self)
-            return (lambda x: x.permute(0, 2, 3, 1), lambda x, f, n: fast.step(x, f[:, 0], n),
-                    lambda x: x.permute(0, 3, 1, 2))
-        if impl == "triton":
-            from ncaforge.kernels.triton_step import TritonStepper
-
-            fused = TritonStepper(self)
-            return (lambda x: x), (lambda x, f, n: fused.step(x, f[:, 0])), (lambda x: x)
-        return (lambda x: x), (lambda x, f, n: self.step(x, f, noise=n)), (lambda x: x)
+        if impl == "reference":
+            return (lambda x: x), (lambda x, f, n: self.step(x, f, noise=n)), (lambda x: x)
+        return kernel_stepper(IMPLEMENTATIONS[impl].make(self))
 
     def rollout(self, x: torch.Tensor, steps: int, generator: torch.Generator | None = None,
                 trajectory: bool = False, checkpoint_every: int = 0, impl: str = "auto"

@@ -10,6 +10,8 @@ fixed order, so every implementation and every blocking computes the same rollou
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 from torch.utils.checkpoint import checkpoint
@@ -17,6 +19,66 @@ from torch.utils.checkpoint import checkpoint
 Stepper = tuple[Callable, Callable, Callable]
 Randomness = tuple[torch.Tensor, torch.Tensor | None]  # a fire mask, then noise or None
 Draw = Callable[[tuple[int, int, int], torch.device, torch.Generator], Randomness]
+
+
+class Kernel(Protocol):
+    """A fast step of one model, in its own state layout (``to_internal`` / ``to_bchw``)."""
+
+    channels_last: bool
+
+    def to_internal(self, x: torch.Tensor) -> torch.Tensor: ...
+    def to_bchw(self, z: torch.Tensor) -> torch.Tensor: ...
+    def alive(self, z: torch.Tensor) -> torch.Tensor | None: ...
+
+    def step(self, z: torch.Tensor, fire: torch.Tensor, noise: torch.Tensor | None = None,
+             adversary: Any = None, cells: torch.Tensor | None = None) -> torch.Tensor:
+        """One step; ``fire`` and ``cells`` (adversarial cells, with an ``adversary`` kernel) are
+        (B, 1, H, W) bool."""
+        ...
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """A step implementation that joins the registry: kernels register themselves when imported.
+
+    ``devices``: the device types on which "auto" may pick it (in registration order);
+    ``supports(model)``: whether it runs this model; ``make(model)``: its :class:`Kernel`;
+    ``interventions``: whether its kernels take adversaries (and perturbations between steps).
+    """
+
+    name: str
+    devices: tuple[str, ...]
+    supports: Callable[[Any], bool]
+    make: Callable[[Any], Kernel]
+    available: Callable[[], bool] = lambda: True
+    interventions: bool = False
+
+
+IMPLEMENTATIONS: dict[str, Implementation] = {}
+
+
+def register_implementation(implementation: Implementation) -> None:
+    IMPLEMENTATIONS[implementation.name] = implementation
+
+
+def resolve(model: Any, impl: str, device: torch.device | str) -> str:
+    """The implementation ``impl`` means for ``model`` on ``device``: "auto" picks the first registered
+    one for this device type that supports the model, else "reference"."""
+    if impl != "auto" and impl != "reference" and impl not in IMPLEMENTATIONS:
+        known = ["auto", "reference", *IMPLEMENTATIONS]
+        raise ValueError(f"impl must be one of {tuple(known)}, got {impl!r}")
+    if impl != "auto":
+        return impl
+    kind = torch.device(device).type
+    for entry in IMPLEMENTATIONS.values():
+        if kind in entry.devices and entry.available() and entry.supports(model):
+            return entry.name
+    return "reference"
+
+
+def kernel_stepper(kernel: Kernel) -> Stepper:
+    """The (to_internal, step, to_bchw) of one model's kernel."""
+    return kernel.to_internal, lambda z, fire, noise: kernel.step(z, fire, noise), kernel.to_bchw
 
 
 def run_rollout(stepper: Stepper, draw: Draw, x: torch.Tensor, steps: int,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ncaforge.io.atomic import atomic_file
+from ncaforge.core.atomic import atomic_file
 
 IDX_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
              "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}

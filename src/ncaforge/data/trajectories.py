@@ -14,7 +14,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 
-from ncaforge.io.atomic import atomic_file
+from ncaforge.core.atomic import atomic_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".gif", ".mp4", ".mov", ".avi", ".webm")

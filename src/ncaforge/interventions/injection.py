@@ -59,27 +59,3 @@ def mixed_delta(host: Delta, adversary: Delta, mask: torch.Tensor) -> Delta:
         return torch.where(mask, adversary(x), host(x))
 
     return delta
-
-
-class MaskPool:
-    """Adversary masks kept with the samples of a training pool, redrawn when a sample is replaced."""
-
-    def __init__(self, size: int, height: int, width: int, fraction: float,
-                 region: torch.Tensor | None = None, generator: torch.Generator | None = None,
-                 device: torch.device | str = "cpu") -> None:
-        self.fraction, self.region, self.device = fraction, region, device
-        self.shape = (height, width)
-        self.masks = self.draw(size, generator)
-
-    def draw(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` new (1, H, W) masks."""
-        return adversary_mask(n, *self.shape, self.fraction, self.region, generator, self.device)
-
-    def state(self) -> torch.Tensor:
-        return self.masks.to(torch.uint8)  # bytes travel through every collective and file format
-
-    def load(self, state: torch.Tensor) -> None:
-        if state.shape != self.masks.shape:
-            raise ValueError(f"saved adversary masks have shape {tuple(state.shape)}, this run expects "
-                             f"{tuple(self.masks.shape)}")
-        self.masks = state.to(self.device).bool()

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ncaforge.core.nca import NCA
-from ncaforge.core.rollout import Stepper, run_rollout
+from ncaforge.core.rollout import IMPLEMENTATIONS, Stepper, run_rollout
 from ncaforge.interventions.injection import mixed_delta
 from ncaforge.interventions.perturbation import Perturbation
 
@@ -66,23 +66,22 @@ class Intervened(nn.Module):
         return self.host.step(x, fire, noise=noise, delta=delta)
 
     def _stepper(self, impl: str, device: torch.device, mask: torch.Tensor | None) -> Stepper:
-        from ncaforge.kernels import active_cells
-
         impl = self.host.resolve_impl(impl, device)
-        fast = impl == "active" and (self.adversary is None or active_cells.supports(self.adversary))
-        if not fast:  # the fused GPU kernels know no interventions: the reference runs them
+        entry = IMPLEMENTATIONS.get(impl)
+        fast = entry is not None and entry.interventions and (
+            self.adversary is None or entry.supports(self.adversary))
+        if not fast:  # kernels that know no interventions: the reference runs them
             return (lambda x: x), (lambda x, f, n: self.step(x, f, noise=n, mask=mask)), (lambda x: x)
-        host = active_cells.ActiveCellStepper(self.host)
-        adversary = active_cells.ActiveCellStepper(self.adversary) if mask is not None else None
-        cells = mask[:, 0] if mask is not None else None
+        host = entry.make(self.host)
+        adversary = entry.make(self.adversary) if mask is not None else None
         readonly = self.layout.readonly
 
-        def step(x: torch.Tensor, fire: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
+        def step(z: torch.Tensor, fire: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
             if self.perturbation is not None:
-                x = self.perturbation.apply(x, host.alive(x), readonly, channels_last=True)
-            return host.step(x, fire[:, 0], noise, adversary, cells)
+                z = self.perturbation.apply(z, host.alive(z), readonly, channels_last=host.channels_last)
+            return host.step(z, fire, noise, adversary, mask)
 
-        return (lambda x: x.permute(0, 2, 3, 1)), step, (lambda x: x.permute(0, 3, 1, 2))
+        return host.to_internal, step, host.to_bchw
 
     def rollout(self, x: torch.Tensor, steps: int, generator: torch.Generator | None = None,
                 trajectory: bool = False, checkpoint_every: int = 0, impl: str = "auto",
@@ -105,3 +104,16 @@ class Intervened(nn.Module):
         if (self.adversary is None) == (self.perturbation is None):
             raise ValueError("an attack trains exactly one of an adversary and a perturbation")
         return self.adversary if self.adversary is not None else self.perturbation
+
+
+def attack_rule(host: NCA, attack: str, clip: float = 3.0) -> Intervened:
+    """``host`` under a new, untrained attack: an adversary of the host's own family and config
+    (``attack = "adversary"``) or the identity perturbation clipped at ``clip`` ("perturbation")."""
+    from ncaforge.core.family import build, family_of
+
+    device = next(host.parameters()).device
+    if attack == "adversary":
+        return Intervened(host, adversary=build(family_of(host).name, host.config).to(device))
+    if attack == "perturbation":
+        return Intervened(host, perturbation=Perturbation.identity(host.layout.channels, clip).to(device))
+    raise ValueError(f"attack must be 'adversary' or 'perturbation', got {attack!r}")

@@ -18,8 +18,6 @@ from torch import nn
 
 from ncaforge.core.config import Config
 
-FAMILY = "perturbation"
-
 
 @dataclass
 class PerturbationConfig(Config):
@@ -48,6 +46,7 @@ class Perturbation(nn.Module):
                              f"got {tuple(direction.shape)}")
         self.weight = nn.Parameter(direction.detach().clone().float())
         self.provenance: dict = {}
+        self.task: object | None = None  # what it was trained to do (a task dataclass), if known
 
     @classmethod
     def from_matrix(cls, matrix: torch.Tensor, clip: float = 3.0, tolerance: float = 1e-4) -> Perturbation:

@@ -1,25 +1,30 @@
 """Model checkpoints: a directory with model.safetensors and config.json.
 
-config.json holds ``format_version``, the model ``family`` and its full ``config``,
+config.json (format version 2) holds ``format_version``, the model ``family`` and its
+full ``config``, the ``task`` it was trained for (``{"kind": ..., fields}``, or null),
 the channel ``layout``, the perception ``feature_order`` and ``provenance`` (how the
-weights were made). Loading checks all of these and says what does not fit.
+weights were made). Version 1 had no task section: reading one takes the task from the
+provenance where training recorded it. Loading checks all of this and says what does not fit.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+from torch import nn
 
-from ncaforge import __version__
-from ncaforge.core.nca import NCA
-from ncaforge.io.atomic import atomic_dir, recover_dir
-from ncaforge.models import FAMILIES, build
+from ncaforge.core import family as registry
+from ncaforge.core.atomic import atomic_dir, recover_dir
+from ncaforge.core.config import Config
+from ncaforge.core.version import __version__
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 FEATURE_ORDER = "interleaved"  # per channel [f0, f1, ...]; see core/perception.py
 MODEL_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 
@@ -28,42 +33,79 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, damaged, or does not fit what was asked for."""
 
 
-def family_of(nca: NCA) -> str:
-    for name, (config_cls, _) in FAMILIES.items():
-        if isinstance(getattr(nca, "config", None), config_cls):
-            return name
-    raise CheckpointError("this model has no known family config; build it with ncaforge.models")
+def family_of(module: nn.Module) -> str:
+    """The registry name of ``module``'s family (a hand-built NCA of core parts is described first)."""
+    if getattr(module, "config", None) is None and hasattr(module, "perception"):
+        from ncaforge.families.nca import describe
+
+        try:
+            module.config = describe(module)
+        except ValueError as e:
+            raise CheckpointError(str(e)) from e
+    try:
+        return registry.family_of(module).name
+    except registry.FamilyError as e:
+        raise CheckpointError(str(e)) from e
 
 
-def model_config(nca: NCA, provenance: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The config.json content describing ``nca``."""
+def task_section(task: Config | None) -> dict[str, Any] | None:
+    """A task dataclass as config.json's ``task``: its kind and fields."""
+    if task is None:
+        return None
+    return {"kind": registry.task_kind(task), **task.to_dict()}
+
+
+def model_config(module: nn.Module, provenance: dict[str, Any] | None = None,
+                 task: Config | None = None) -> dict[str, Any]:
+    """The config.json content describing ``module`` (``task`` defaults to ``module.task``)."""
+    layout = getattr(module, "layout", None)
     return {
         "format_version": FORMAT_VERSION,
-        "family": family_of(nca),
-        "config": nca.config.to_dict(),
-        "layout": nca.layout.to_dict() if hasattr(nca, "layout") else None,
+        "family": family_of(module),
+        "config": module.config.to_dict(),
+        "task": task_section(task if task is not None else getattr(module, "task", None)),
+        "layout": layout.to_dict() if layout is not None else None,
         "feature_order": FEATURE_ORDER,
         "ncaforge_version": __version__,
-        "provenance": provenance or {},
+        "provenance": provenance if provenance is not None else getattr(module, "provenance", {}),
     }
 
 
-def write_model(directory: Path, nca: NCA, provenance: dict[str, Any] | None = None) -> None:
+def write_model(directory: Path, module: nn.Module, provenance: dict[str, Any] | None = None,
+                task: Config | None = None) -> None:
     """Write model files into an existing directory (no atomicity: see save)."""
-    tensors = {k: v.detach().cpu().contiguous() for k, v in nca.state_dict().items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     save_file(tensors, str(directory / MODEL_FILE))
-    (directory / CONFIG_FILE).write_text(json.dumps(model_config(nca, provenance), indent=2) + "\n")
+    config = model_config(module, provenance, task)
+    (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
 
 
-def save(path: str | Path, nca: NCA, provenance: dict[str, Any] | None = None) -> Path:
-    """Atomically write ``nca`` as a checkpoint directory at ``path``."""
+def save(path: str | Path, module: nn.Module, provenance: dict[str, Any] | None = None,
+         task: Config | None = None) -> Path:
+    """Atomically write ``module`` (an NCA, a perturbation) as a checkpoint directory at ``path``."""
     with atomic_dir(path) as tmp:
-        write_model(tmp, nca, provenance)
+        write_model(tmp, module, provenance, task)
     return Path(path)
 
 
+def task_from_v1(cfg: dict[str, Any]) -> dict[str, Any] | None:
+    """The task section a version-1 checkpoint implies: the fields its provenance recorded, or None."""
+    prov = cfg.get("provenance") or {}
+    kind = "attack" if "attack" in prov else cfg.get("family")
+    try:
+        cls = registry.task_class(kind)
+    except registry.FamilyError:
+        return None
+    recorded = {**(prov.get("train_config") or {}).get("extra", {}), **prov}
+    names = {f.name for f in fields(cls)}
+    found = {k: v for k, v in recorded.items() if k in names}
+    if kind == "growing" and "target" not in found:
+        return None
+    return {"kind": kind, **found} if found else None
+
+
 def read_config(path: str | Path) -> dict[str, Any]:
-    """Read and validate a checkpoint's config.json."""
+    """Read and validate a checkpoint's config.json (version 1 is brought to version 2)."""
     path = recover_dir(path)
     if not path.is_dir():
         raise CheckpointError(f"no checkpoint directory at {path}")
@@ -75,26 +117,40 @@ def read_config(path: str | Path) -> dict[str, Any]:
     except json.JSONDecodeError as e:
         raise CheckpointError(f"{cfg_path} is not valid JSON: {e}") from e
     version = cfg.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise CheckpointError(f"{path}: checkpoint format version {version!r} is not supported "
-                              f"(this ncaforge reads version {FORMAT_VERSION})")
-    if cfg.get("family") not in FAMILIES:
+                              f"(this ncaforge reads versions {', '.join(map(str, READABLE_VERSIONS))})")
+    known = registry.families()
+    if cfg.get("family") not in known:
         raise CheckpointError(f"{path}: unknown model family {cfg.get('family')!r}; "
-                              f"known: {sorted(FAMILIES)}")
+                              f"known: {', '.join(sorted(known))}")
     if cfg.get("feature_order", FEATURE_ORDER) != FEATURE_ORDER:
         raise CheckpointError(f"{path}: feature order {cfg['feature_order']!r} is not "
                               f"{FEATURE_ORDER!r}")
+    if version == 1:
+        cfg = {**cfg, "format_version": FORMAT_VERSION, "task": task_from_v1(cfg)}
     return cfg
 
 
-def load(path: str | Path, family: str | None = None, device: str | torch.device = "cpu") -> NCA:
+def read_task(section: dict[str, Any] | None, where: str | Path) -> Config | None:
+    """The task dataclass of a config.json ``task`` section."""
+    if section is None:
+        return None
+    try:
+        cls = registry.task_class(section.get("kind"))
+    except registry.FamilyError as e:
+        raise CheckpointError(f"{where}: {e}") from e
+    return cls.from_dict({k: v for k, v in section.items() if k != "kind"})
+
+
+def load(path: str | Path, family: str | None = None, device: str | torch.device = "cpu") -> nn.Module:
     """Load a checkpoint directory; ``family`` if given must match the stored one."""
     cfg = read_config(path)
     if family is not None and cfg["family"] != family:
         raise CheckpointError(f"{path} holds a {cfg['family']!r} model, expected {family!r}")
-    nca = build(cfg["family"], cfg["config"])
+    module = registry.build(cfg["family"], cfg["config"])
     tensors = load_file(str(Path(path) / MODEL_FILE))
-    expected = nca.state_dict()
+    expected = module.state_dict()
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
@@ -104,6 +160,7 @@ def load(path: str | Path, family: str | None = None, device: str | torch.device
         if t.shape != expected[name].shape:
             raise CheckpointError(f"{path}: tensor {name!r} has shape {tuple(t.shape)}, the config "
                                   f"implies {tuple(expected[name].shape)}")
-    nca.load_state_dict(tensors)
-    nca.provenance = cfg.get("provenance", {})
-    return nca.to(device).eval()
+    module.load_state_dict(tensors)
+    module.provenance = cfg.get("provenance", {})
+    module.task = read_task(cfg.get("task"), path)
+    return module.to(device).eval()

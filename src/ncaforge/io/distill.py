@@ -30,9 +30,9 @@ import numpy as np
 import torch
 
 from ncaforge.core.nca import NCA
+from ncaforge.families.classifier.model import ClassifierConfig, build_classifier
+from ncaforge.families.growing.model import GrowingConfig, build_growing
 from ncaforge.interventions.perturbation import Perturbation
-from ncaforge.models.classifier import ClassifierConfig, build_classifier
-from ncaforge.models.growing import GrowingConfig, build_growing
 
 
 class ImportFormatError(ValueError):

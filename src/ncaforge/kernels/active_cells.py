@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ncaforge.core.perception import FixedPerception, LearnedPerception
+from ncaforge.core.rollout import Implementation, register_implementation
 from ncaforge.core.update import UpdateMLP
 
 if TYPE_CHECKING:
@@ -65,7 +66,18 @@ def dilate(mask: torch.Tensor, circular: bool) -> torch.Tensor:
 
 
 class ActiveCellStepper:
-    """Runs steps of ``nca`` on channels-last states (B, H, W, C) touching only active cells."""
+    """Runs steps of ``nca`` on channels-last states (B, H, W, C) touching only active cells
+    (a :class:`ncaforge.core.rollout.Kernel`)."""
+
+    channels_last = True
+
+    @staticmethod
+    def to_internal(x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, 2, 3, 1)
+
+    @staticmethod
+    def to_bchw(z: torch.Tensor) -> torch.Tensor:
+        return z.permute(0, 3, 1, 2)
 
     def __init__(self, nca: NCA) -> None:
         if not supports(nca):
@@ -107,8 +119,10 @@ class ActiveCellStepper:
         """One step of a channels-last state ``x`` with a (B, H, W) fire mask and (B, M, H, W) noise.
 
         With ``adversary`` and a (B, H, W) bool ``mask``, the cells of the mask update with the
-        adversary's rule instead (see interventions/injection.py).
+        adversary's rule instead (see interventions/injection.py). Masks may also come as (B, 1, H, W).
         """
+        fire = fire[:, 0] if fire.ndim == 4 else fire
+        mask = mask[:, 0] if mask is not None and mask.ndim == 4 else mask
         nca, (b, h, w, c) = self.nca, x.shape
         layout, thr = nca.layout, nca.alive_threshold
         active, pre = fire.bool(), None
@@ -140,3 +154,7 @@ class ActiveCellStepper:
             return x
         post = dilate(x[..., layout.alpha].detach() > thr, self.circular)
         return x * (pre & post).unsqueeze(-1)
+
+
+register_implementation(Implementation("active", devices=("cpu",), supports=supports, make=ActiveCellStepper,
+                                       interventions=True))

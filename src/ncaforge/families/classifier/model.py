@@ -8,7 +8,7 @@ every delta gets residual noise N(0, 0.02^2), as in the original.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -18,20 +18,18 @@ from ncaforge.core.nca import NCA
 from ncaforge.core.perception import LearnedPerception
 from ncaforge.core.update import UpdateMLP
 
-FAMILY = "classifier"
-
 
 @dataclass
 class ClassifierConfig(Config):
     """Every hyperparameter of a classifier model; stored in a checkpoint's config.json."""
 
-    channels: int = 20
-    classes: int = 10
-    features: int = 80
-    hidden: int = 80
-    fire_rate: float = 0.5
-    alive_threshold: float = 0.1
-    noise: float = 0.02
+    channels: int = field(default=20, metadata={"help": "State channels (the digit, hidden, logits)."})
+    classes: int = field(default=10, metadata={"help": "Classes, held in the last channels as logits."})
+    features: int | None = field(default=None, metadata={"help": "Perception width [--hidden]."})
+    hidden: int = field(default=80, metadata={"help": "Width of the perception and the update MLP."})
+    fire_rate: float = field(default=0.5, metadata={"help": "Probability that a cell updates in a step."})
+    alive_threshold: float = field(default=0.1, metadata={"help": "Cells where the digit exceeds this update."})
+    noise: float = field(default=0.02, metadata={"help": "Residual noise on every update."})
 
 
 def build_classifier(config: ClassifierConfig | None = None) -> NCA:
@@ -40,8 +38,8 @@ def build_classifier(config: ClassifierConfig | None = None) -> NCA:
     if not 0 < c.classes < c.channels:
         raise ValueError(f"classes ({c.classes}) must be between 1 and channels - 1 ({c.channels - 1})")
     layout = Layout(channels=c.channels, rgb=None, alpha=None, readonly=(0,), living=0)
-    perception = LearnedPerception(c.channels, c.features)
-    update = UpdateMLP(c.features, c.channels - 1, (c.hidden,))
+    perception = LearnedPerception(c.channels, c.features or c.hidden)
+    update = UpdateMLP(c.features or c.hidden, c.channels - 1, (c.hidden,))
     nca = NCA(layout, perception, update, c.fire_rate, c.alive_threshold, c.noise)
     nca.config = c
     return nca
@@ -59,3 +57,12 @@ def digit_state(nca: NCA, images: torch.Tensor) -> torch.Tensor:
 def logits(nca: NCA, x: torch.Tensor) -> torch.Tensor:
     """The (B, classes, H, W) class logits of states ``x``."""
     return x[:, -nca.config.classes:]
+
+
+def mutate(nca: NCA, x: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """Put new digits under states ``x``: states survive on the new digit's pixels only."""
+    fresh = digit_state(nca, images)
+    out = torch.where(nca.living(fresh), x, 0.0)
+    readonly = list(nca.layout.readonly)
+    out[:, readonly] = fresh[:, readonly]
+    return out

@@ -6,27 +6,21 @@ import numpy as np
 import torch
 
 from ncaforge.core.nca import NCA
-from ncaforge.models.classifier import logits
-from ncaforge.objectives.classifier import mutate
+from ncaforge.core.view import CLASS_COLOURS
+from ncaforge.families.classifier.model import mutate
+from ncaforge.render.frames import legend as swatches
 from ncaforge.render.frames import mark, tile, to_image
-
-# The legend of the original article, classes 0..9.
-CLASS_COLOURS = torch.tensor([[128, 0, 0], [230, 25, 75], [70, 240, 240], [210, 245, 60], [250, 190, 190],
-                              [170, 110, 40], [170, 255, 195], [165, 163, 159], [0, 128, 128],
-                              [128, 128, 0]]) / 255.0
+from ncaforge.render.views import picture
 
 
 def class_rgb(nca: NCA, x: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W): digit cells in their voted class's colour, shaded by grey; white elsewhere."""
-    votes = logits(nca, x).argmax(1)  # (B, H, W)
-    colour = CLASS_COLOURS.to(x.device)[votes % len(CLASS_COLOURS)].permute(0, 3, 1, 2)
-    grey = (x[:, nca.layout.living:nca.layout.living + 1] * nca.living(x)).clamp(0, 1)
-    return 1.0 - grey * (1.0 - colour)
+    return picture(nca, x)
 
 
-def legend(scale: int = 12) -> np.ndarray:
-    """The ten class colours in a row, class 0 on the left."""
-    return to_image(CLASS_COLOURS.T[:, None, :], scale)
+def legend(scale: int = 24) -> np.ndarray:
+    """The ten class colours in a row, each with its digit, class 0 on the left."""
+    return swatches(CLASS_COLOURS, range(10), scale)
 
 
 @torch.no_grad()

@@ -11,16 +11,19 @@ to the true frames, plus an optional L1 penalty on the weights.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from ncaforge.core.nca import NCA
-from ncaforge.models.pde import observed_state
+from ncaforge.data.trajectories import load_trajectories
+from ncaforge.families.pde.model import observed_state
+from ncaforge.families.pde.task import PDETask
+from ncaforge.objectives.base import Pool, PoolObjective, Processes
 
 
-class TrajectoryObjective:
+class TrajectoryObjective(PoolObjective):
     """Fits ``model`` to trajectories ``data`` (N, T, observed, H, W); sizes are this process's."""
-
-    sharded = ("pool", "where")
 
     def __init__(self, model: NCA, data: torch.Tensor, every: int = 32, batch_size: int = 8,
                  pool_size: int = 64, unroll: int = 1, restart: float = 0.5, l1: float = 0.0,
@@ -40,13 +43,11 @@ class TrajectoryObjective:
         self.every, self.batch_size, self.unroll = every, batch_size, unroll
         self.restart, self.l1 = restart, l1
         self.checkpoint_every = checkpoint_every
-        self.pool = torch.zeros(pool_size, model.layout.channels, h, w, device=self.device)
-        self.where = torch.zeros(pool_size, 2, dtype=torch.long, device=self.device)
+        states = torch.zeros(pool_size, model.layout.channels, h, w, device=self.device)
+        where = torch.zeros(pool_size, 2, dtype=torch.long, device=self.device)  # (trajectory, frame)
         fresh = torch.ones(pool_size, dtype=torch.bool, device=self.device)
-        self._restart(self.pool, self.where, fresh, torch.Generator().manual_seed(0))
-
-    def parameters(self) -> list[torch.nn.Parameter]:
-        return list(self.model.parameters())
+        self._restart(states, where, fresh, torch.Generator().manual_seed(0))
+        self.pool = Pool(states=states, where=where)
 
     def _restart(self, x: torch.Tensor, where: torch.Tensor, which: torch.Tensor,
                  generator: torch.Generator) -> None:
@@ -62,8 +63,8 @@ class TrajectoryObjective:
 
     def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Run one batch ``unroll`` frames on; returns (loss, final states) and updates the pool."""
-        idx = torch.randperm(len(self.pool), generator=generator)[: self.batch_size].to(self.device)
-        x, where = self.pool[idx].clone(), self.where[idx].clone()
+        idx = self.pool.sample(self.batch_size, generator)
+        x, where = self.pool.take(idx), self.pool.take(idx, "where")
         t = self.data.shape[1]
         again = (torch.rand(len(idx), generator=generator).to(self.device) < self.restart)
         self._restart(x, where, again | (where[:, 1] + self.unroll > t - 1), generator)
@@ -75,15 +76,19 @@ class TrajectoryObjective:
         loss = total / self.unroll
         if self.l1:
             loss = loss + self.l1 * sum(p.abs().sum() for p in self.model.parameters())
-        self.pool[idx] = x.detach()
-        self.where[idx] = where + torch.tensor([0, self.unroll], device=self.device)
+        self.pool.put(idx, states=x, where=where + torch.tensor([0, self.unroll], device=self.device))
         return loss, x
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"pool": self.pool, "where": self.where}
 
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        if state["pool"].shape != self.pool.shape:
-            raise ValueError(f"saved pool has shape {tuple(state['pool'].shape)}, this run expects "
-                             f"{tuple(self.pool.shape)}")
-        self.pool, self.where = state["pool"].to(self.device), state["where"].to(self.device)
+def make_objective(model: NCA, task: PDETask, group: Processes, grad_checkpoint: int = 0
+                   ) -> TrajectoryObjective:
+    """The objective of ``task``: its trajectories, this process's share of the batch and pool."""
+    frames, spacing, meta = load_trajectories(list(task.data))
+    every = task.every or (spacing if spacing > 1 else 32)
+    n, t, _, h, w = frames.shape
+    objective = TrajectoryObjective(model, torch.from_numpy(frames), every, group.shard(task.batch, "--batch"),
+                                    group.shard(task.pool, "--pool"), task.unroll, task.restart, task.l1,
+                                    grad_checkpoint)
+    objective.task = replace(task, every=every, horizon=(t - 1) * every, grid=(h, w), data_meta=meta)
+    objective.summary = f"a PDE NCA on {n} trajectories of {t} frames ({h}x{w}, every {every} steps)"
+    return objective

@@ -6,12 +6,16 @@ on the same grid and padding the model was trained with.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 
+from ncaforge.core.family import Report, recorded
 from ncaforge.core.nca import NCA
+from ncaforge.core.progress import bar
+from ncaforge.data.targets import load_target
 from ncaforge.interventions.damage import disc_mask
-from ncaforge.objectives.growing import rgba_mse
-from ncaforge.progress import bar
+from ncaforge.objectives.losses import rgba_mse
 
 
 def damage_positions(target: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
@@ -96,3 +100,50 @@ def evaluate(nca: NCA, target: torch.Tensor, samples: int = 8, seed: int = 0,
         "curve": [float(v) for v in curve],
     })
     return result
+
+
+@dataclass
+class GrowingEvaluation:
+    """The options of `nca eval growing`."""
+
+    target: str | None = field(default=None, metadata={
+        "help": "Target [the one the model was trained on]; 'self': the model's own pattern after 1000 "
+                "steps, for models whose target is not at hand."})
+    target_size: int | None = field(default=None, metadata={"help": "Longer side of --target [the task's]."})
+    pad: int | None = field(default=None, metadata={"help": "Padding of --target [the task's]."})
+    size: tuple[int, int] | None = field(default=None, metadata={
+        "help": "Grid H W for --target self [the training grid]."})
+    samples: int = field(default=8, metadata={"help": "Independent runs to average over."})
+    seed: int = field(default=0, metadata={"help": "Seed of the fire masks and damage positions."})
+    persistence_steps: int = field(default=2000, metadata={
+        "help": "Steps of the persistence test (at least 500: regeneration runs to step 500)."})
+
+
+def evaluation_target(nca: NCA, options: GrowingEvaluation) -> torch.Tensor:
+    """The RGBA target of an evaluation: --target, 'self', or the task's own."""
+    if options.target == "self":
+        grid = options.size or recorded(nca, "grid", "--size H W")
+        return own_pattern(nca, *grid)
+    if options.target is not None:
+        task = getattr(nca, "task", None)
+        size = options.target_size or getattr(task, "target_size", None) or 40
+        pad = getattr(task, "pad", 16) if options.pad is None else options.pad
+        return load_target(options.target, size, pad)
+    recorded(nca, "target", "--target (a file, a bundled name, or 'self')")
+    task = nca.task
+    return load_target(task.target, options.target_size or task.target_size,
+                       task.pad if options.pad is None else options.pad)
+
+
+def run_evaluation(nca: NCA, options: GrowingEvaluation, progress: bool = False, json_path: str | None = None
+                   ) -> Report:
+    """`nca eval growing`: the figures of :func:`evaluate` on the evaluation target."""
+    if options.persistence_steps < 500:
+        raise ValueError("--persistence-steps must be at least 500 (the regeneration test runs to step 500)")
+    target = evaluation_target(nca, options)
+    task = getattr(nca, "task", None)
+    size = options.target_size or getattr(task, "target_size", None)
+    figures = evaluate(nca, target, samples=options.samples, seed=options.seed,
+                       persistence_steps=options.persistence_steps, target_size=size, progress=progress)
+    figures["target"] = options.target or task.target
+    return Report(figures, {k: figures[k] for k in ("mse_100", "mse_200", "persistence_max_mse", "regen_mse")})

@@ -13,15 +13,18 @@ mutated samples, new for fresh ones) and the target is ``target_class`` everywhe
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 import torch.nn.functional as F
 
 from ncaforge.core.nca import NCA
-from ncaforge.interventions.injection import MaskPool
+from ncaforge.data.mnist import load_mnist
+from ncaforge.families.classifier.model import digit_state, logits, mutate
+from ncaforge.families.classifier.task import LOSSES, ClassifierTask
+from ncaforge.interventions.injection import adversary_mask
 from ncaforge.interventions.intervened import Intervened
-from ncaforge.models.classifier import digit_state, logits
-
-LOSSES = ("l2", "ce")
+from ncaforge.objectives.base import Pool, PoolObjective, Processes
 
 
 def targets(nca: NCA, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -31,24 +34,13 @@ def targets(nca: NCA, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return onehot * nca.living(x).to(x.dtype)
 
 
-def mutate(nca: NCA, x: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-    """Put new digits under states ``x``: states survive on the new digit's pixels only."""
-    fresh = digit_state(nca, images)
-    out = torch.where(nca.living(fresh), x, 0.0)
-    readonly = list(nca.layout.readonly)
-    out[:, readonly] = fresh[:, readonly]
-    return out
-
-
-class ClassifierObjective:
+class ClassifierObjective(PoolObjective):
     """Runs one training batch of self-classification and returns its loss.
 
     ``images`` (N, H, W) uint8 and ``labels`` (N,) are the training digits. Per batch,
     ``fresh`` samples are replaced by new digits and ``mutated`` by new digits under
     their old states; the rest persist. Sizes are this process's (see GrowingObjective).
     """
-
-    sharded = ("pool", "labels", "masks")
 
     def __init__(self, model: NCA, images: torch.Tensor, labels: torch.Tensor, pool_size: int = 160,
                  batch_size: int = 16, steps: int = 20, fresh: int = 4, mutated: int = 4,
@@ -74,14 +66,17 @@ class ClassifierObjective:
         self.batch_size, self.steps, self.fresh, self.mutated = batch_size, steps, fresh, mutated
         self.loss_name, self.checkpoint_every = loss, checkpoint_every
         generator = torch.Generator().manual_seed(0)
-        self.pool, self.labels = self.draw_digits(pool_size, generator)
-        self.masks = None
+        states, labels = self.draw_digits(pool_size, generator)
+        tensors = {"states": states, "labels": labels}
+        self.fraction = fraction
         if attack is not None:
-            h, w = images.shape[1:]
-            self.masks = MaskPool(pool_size, h, w, fraction, None, generator, self.device)
+            tensors["masks"] = self.draw_masks(pool_size, generator)
+        self.pool = Pool(**tensors)
 
-    def parameters(self) -> list[torch.nn.Parameter]:
-        return list(self.model.parameters())
+    def draw_masks(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` new (1, H, W) adversary masks over the whole grid."""
+        h, w = self.images.shape[1:]
+        return adversary_mask(n, h, w, self.fraction, None, generator, self.device)
 
     def digits(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Grey images in [0, 1] and labels of training digits ``idx``, on the model's device."""
@@ -105,32 +100,34 @@ class ClassifierObjective:
 
     def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Run one batch: returns (mean loss, final states) and updates the pool."""
-        idx = torch.randperm(len(self.pool), generator=generator)[: self.batch_size].to(self.device)
-        x, labels = self.pool[idx].clone(), self.labels[idx].clone()
+        idx = self.pool.sample(self.batch_size, generator)
+        x, labels = self.pool.take(idx), self.pool.take(idx, "labels")
         f, m = self.fresh, self.mutated
         x[:f], labels[:f] = self.draw_digits(f, generator)
         images, labels[f:f + m] = self.digits(torch.randint(len(self.images), (m,), generator=generator))
         x[f:f + m] = mutate(self.host, x[f:f + m], images)
         options: dict = {"checkpoint_every": self.checkpoint_every}
-        if self.masks is not None:  # fresh digits get new adversaries, mutated ones keep theirs
-            masks = self.masks.masks[idx].clone()
-            masks[:f] = self.masks.draw(f, generator)
-            self.masks.masks[idx] = options["mask"] = masks
+        if "masks" in self.pool.tensors:  # fresh digits get new adversaries, mutated ones keep theirs
+            masks = self.pool.take(idx, "masks")
+            masks[:f] = self.draw_masks(f, generator)
+            self.pool.put(idx, masks=masks)
+            options["mask"] = masks
         x = self.forward_model(x, self.steps, generator, **options)
         loss = self.per_sample_loss(x, labels).mean()
-        self.pool[idx], self.labels[idx] = x.detach(), labels
+        self.pool.put(idx, states=x, labels=labels)
         return loss, x
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        state = {"pool": self.pool, "labels": self.labels}
-        if self.masks is not None:
-            state["masks"] = self.masks.state()
-        return state
 
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        if state["pool"].shape != self.pool.shape:
-            raise ValueError(f"saved pool has shape {tuple(state['pool'].shape)}, this run "
-                             f"expects {tuple(self.pool.shape)}")
-        self.pool, self.labels = state["pool"].to(self.device), state["labels"].to(self.device)
-        if "masks" in state and self.masks is not None:
-            self.masks.load(state["masks"])
+def make_objective(model: NCA, task: ClassifierTask, group: Processes,
+                   grad_checkpoint: int = 0) -> ClassifierObjective:
+    """The objective of ``task`` on the MNIST training digits, for this process's share."""
+    data = load_mnist(task.mnist_dir)
+    images, labels = (torch.from_numpy(a) for a in data.split("train"))
+    objective = ClassifierObjective(model, images, labels, group.shard(task.pool, "--pool"),
+                                    group.shard(task.batch, "--batch"), task.steps,
+                                    group.shard(task.fresh, "--fresh"), group.shard(task.mutated, "--mutated"),
+                                    task.loss, grad_checkpoint)
+    objective.task = replace(task, grid=tuple(images.shape[1:]))
+    objective.summary = f"an MNIST classifier on {len(images)} digits from {data.source}"
+    objective.provenance = {"data": data.source, "train_digits": len(images)}
+    return objective

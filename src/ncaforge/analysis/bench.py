@@ -21,8 +21,8 @@ import torch
 
 from ncaforge.core.nca import NCA
 from ncaforge.data.targets import load_target
-from ncaforge.models.classifier import build_classifier, digit_state
-from ncaforge.models.growing import build_growing
+from ncaforge.families.classifier.model import build_classifier, digit_state
+from ncaforge.families.growing.model import build_growing
 
 
 @dataclass
@@ -102,14 +102,13 @@ def timed(fn: Callable[[], None], repeats: int) -> float:
 
 def paths(nca: NCA, device: torch.device) -> list[str]:
     """The step implementations worth timing for this model on this device, reference first."""
-    from ncaforge.kernels import active_cells, triton_step
+    from ncaforge.core.rollout import IMPLEMENTATIONS
 
-    out = ["reference"]
-    if active_cells.supports(nca):
-        out.append("active")
-    if device.type == "cuda" and triton_step.available() and triton_step.supports(nca):
-        out.append("triton")
-    return out
+    def runs(e: object) -> bool:  # plain-torch (CPU) kernels run anywhere; device kernels only there
+        return device.type in e.devices or "cpu" in e.devices
+
+    return ["reference", *(e.name for e in IMPLEMENTATIONS.values()
+                           if runs(e) and e.available() and e.supports(nca))]
 
 
 def measure(workload: Workload, steps: int = 64, repeats: int = 3, compile_step: bool = False,

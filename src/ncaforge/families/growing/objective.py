@@ -20,17 +20,12 @@ from dataclasses import dataclass, replace
 import torch
 
 from ncaforge.core.nca import NCA
+from ncaforge.families.growing.task import MODES, GrowingTask
 from ncaforge.interventions.damage import random_disc_damage
-from ncaforge.interventions.injection import MaskPool
+from ncaforge.interventions.injection import adversary_mask
 from ncaforge.interventions.intervened import Intervened
-from ncaforge.training.pool import SamplePool
-
-MODES = ("growing", "persistent", "regenerating")
-
-
-def rgba_mse(x: torch.Tensor, target: torch.Tensor, rgba: list[int]) -> torch.Tensor:
-    """Per-sample mean squared error between the RGBA channels of ``x`` and ``target``."""
-    return (x[:, rgba] - target).pow(2).mean(dim=(1, 2, 3))
+from ncaforge.objectives.base import Pool, PoolObjective, Processes
+from ncaforge.objectives.losses import rgba_mse
 
 
 @dataclass
@@ -43,14 +38,12 @@ class Recovery:
     steps: tuple[int, int] = (64, 96)
 
 
-class GrowingObjective:
+class GrowingObjective(PoolObjective):
     """Runs one training batch of the growing task and returns its loss.
 
     ``pool_size`` and ``batch_size`` are this process's: under torchrun, each rank
     holds its shard of the global pool and batch.
     """
-
-    sharded = ("pool", "masks")
 
     def __init__(self, model: NCA, target: torch.Tensor, mode: str = "regenerating",
                  pool_size: int = 1024, batch_size: int = 8, steps: tuple[int, int] = (64, 96),
@@ -73,8 +66,8 @@ class GrowingObjective:
         if not 0 <= damage_count < batch_size:
             raise ValueError(f"damage_count must be in [0, batch_size), got {damage_count}")
         self.host, self.mode = model, mode
-        self.model = model if attack is None else attack.trained  # what learns and is saved
-        self.forward_model: torch.nn.Module = model if attack is None else attack  # DDP may wrap it
+        self.model = model if attack is None else attack.trained
+        self.forward_model = model if attack is None else attack
         device = next(model.parameters()).device
         self.target = target.to(device)
         self.batch_size, self.steps, self.damage_count = batch_size, steps, damage_count
@@ -90,16 +83,17 @@ class GrowingObjective:
                              f"{self.width}), got {tuple(self.starts.shape)}")
         if mode != "growing" and len(self.starts) > batch_size - damage_count:
             raise ValueError(f"{len(self.starts)} start states leave no room in a batch of {batch_size}")
-        generator = torch.Generator().manual_seed(0)
-        self.pool = self.masks = None
+        self.adversaries = attack is not None and attack.adversary is not None
+        self.fraction, self.region, self.device = fraction, region, device
         if mode != "growing":
-            self.pool = SamplePool(self.starts[torch.arange(pool_size) % len(self.starts)].clone())
-        if attack is not None and attack.adversary is not None:
-            self.masks = MaskPool(pool_size if self.pool is not None else batch_size, self.height,
-                                  self.width, fraction, region, generator, device)
+            tensors = {"states": self.starts[torch.arange(pool_size) % len(self.starts)].clone()}
+            if self.adversaries:
+                tensors["masks"] = self.draw_masks(pool_size, torch.Generator().manual_seed(0))
+            self.pool = Pool(**tensors)
 
-    def parameters(self) -> list[torch.nn.Parameter]:
-        return list(self.model.parameters())
+    def draw_masks(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` new (1, H, W) adversary masks."""
+        return adversary_mask(n, self.height, self.width, self.fraction, self.region, generator, self.device)
 
     def per_sample_loss(self, x: torch.Tensor) -> torch.Tensor:
         return rgba_mse(x, self.target, self.host.layout.rgba)
@@ -110,7 +104,7 @@ class GrowingObjective:
         if self.pool is None:
             return None, self.starts[torch.arange(self.batch_size) % k]
         idx = self.pool.sample(self.batch_size, generator)
-        x = self.pool[idx]
+        x = self.pool.take(idx)
         with torch.no_grad():
             order = self.per_sample_loss(x).argsort(descending=True)
         idx, x = idx[order], x[order]
@@ -120,18 +114,17 @@ class GrowingObjective:
         return idx, x
 
     def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run one batch: returns (mean loss, final states) and updates the pool."""
         idx, x = self.batch(generator)
         lo, hi = self.steps
         steps = int(torch.randint(lo, hi, (1,), generator=generator))
         options: dict = {"checkpoint_every": self.checkpoint_every}
-        if self.masks is not None:
+        if self.adversaries:
             if idx is None:
-                masks = self.masks.draw(self.batch_size, generator)
+                masks = self.draw_masks(self.batch_size, generator)
             else:  # the samples that restart from the start states get new adversaries
-                masks = self.masks.masks[idx].clone()
-                masks[:len(self.starts)] = self.masks.draw(len(self.starts), generator)
-                self.masks.masks[idx] = masks
+                masks = self.pool.take(idx, "masks")
+                masks[:len(self.starts)] = self.draw_masks(len(self.starts), generator)
+                self.pool.put(idx, masks=masks)
             options["mask"] = masks
         x = self.forward_model(x, steps, generator, **options)
         loss = self.per_sample_loss(x).mean()
@@ -141,21 +134,19 @@ class GrowingObjective:
                                checkpoint_every=self.checkpoint_every)
             loss = loss + self.recovery.weight * rgba_mse(lifted, self.recovery.target,
                                                           self.host.layout.rgba).mean()
-        if self.pool is not None:
-            self.pool.commit(idx, x)
+        if idx is not None:
+            self.pool.put(idx, states=x)
         return loss, x
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        state = {"pool": self.pool.states} if self.pool is not None else {}
-        if self.masks is not None and self.pool is not None:
-            state["masks"] = self.masks.state()
-        return state
 
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        if self.pool is not None:
-            if state["pool"].shape != self.pool.states.shape:
-                raise ValueError(f"saved pool has shape {tuple(state['pool'].shape)}, this run "
-                                 f"expects {tuple(self.pool.states.shape)}")
-            self.pool.states = state["pool"].to(self.pool.states.device)
-        if "masks" in state and self.masks is not None:
-            self.masks.load(state["masks"])
+def make_objective(model: NCA, task: GrowingTask, group: Processes, grad_checkpoint: int = 0) -> GrowingObjective:
+    """The objective of ``task`` for this process's share of the batch and pool."""
+    target = task.image()
+    local_batch = group.shard(task.batch, "--batch")
+    local_pool = group.shard(task.pool, "--pool") if task.mode != "growing" else task.pool
+    local_damage = max(1, task.damage_count * local_batch // task.batch) if task.damage_count else 0
+    objective = GrowingObjective(model, target, task.mode, local_pool, local_batch, tuple(task.steps),
+                                 local_damage, checkpoint_every=grad_checkpoint)
+    objective.task = replace(task, grid=tuple(target.shape[1:]))
+    objective.summary = f"a {task.mode} NCA on {task.target} ({target.shape[1]}x{target.shape[2]} grid)"
+    return objective

@@ -1,0 +1,40 @@
+"""What a growing model is trained to do: the target image, its grid, the mode and the batch recipe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import torch
+
+from ncaforge.core.config import Config
+from ncaforge.data.targets import load_target
+
+MODES = ("growing", "persistent", "regenerating")
+
+
+@dataclass
+class GrowingTask(Config):
+    """The task section of a growing checkpoint; each field is a `nca train growing` option."""
+
+    target: str = field(default="lizard", metadata={
+        "help": "Bundled name (lizard), emoji:<char>, or an image file (PNG/JPEG/WebP)."})
+    target_size: int = field(default=40, metadata={"help": "Longer side of the target, in cells."})
+    pad: int = field(default=16, metadata={"help": "Empty cells around the target."})
+    mode: str = field(default="regenerating", metadata={
+        "choices": MODES, "help": "growing: every batch from seeds; persistent: a sample pool; "
+                                  "regenerating: the pool, and the best samples damaged."})
+    batch: int = field(default=8, metadata={"help": "Samples per iteration (global under torchrun)."})
+    pool: int = field(default=1024, metadata={"help": "Sample pool size (global under torchrun)."})
+    steps: tuple[int, int] = field(default=(64, 96), metadata={
+        "help": "Rollout length drawn uniformly from [LO, HI)."})
+    damage_count: int = field(default=3, metadata={"help": "Samples damaged per batch in regenerating mode."})
+    grid: tuple[int, int] | None = field(default=None, metadata={
+        "cli": False, "help": "The grid H W the target makes (filled in when training starts)."})
+
+    def image(self) -> torch.Tensor:
+        """The target as premultiplied RGBA (4, H, W) on its padded grid."""
+        return load_target(self.target, self.target_size, self.pad)
+
+    def resolved(self) -> GrowingTask:
+        """This task with ``grid`` filled in from the target image."""
+        return replace(self, grid=tuple(self.image().shape[1:]))
