@@ -46,7 +46,8 @@ def main() -> None:
                              checkpoint_every=8 if big else 0)
         peer = None
         if side == args.sizes[0] and args.cax_python.exists():  # CAX trains at minutes per iteration
-            peer = bench.cax_peer(args.cax_python, (side, side), args.batch, args.steps)
+            peer = bench.cax_peer(args.cax_python, Path(__file__).with_name("cax_peer.py"), (side, side),
+                                  args.batch, args.steps)
         blocks = ", training with gradient checkpointing in blocks of 8" if big else ""
         header = f"{w.name}, forward {args.steps} steps, training {w.train_steps} steps, {env}{blocks}"
         print(bench.table(rows + ([peer] if peer else []), header))

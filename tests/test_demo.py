@@ -1,11 +1,14 @@
 import json
 
+import pytest
 import torch
 
 from conftest import bars, random_growing
 from ncaforge.analysis.simulate import Damage, simulate
 from ncaforge.data.targets import load_target
 from ncaforge.web.demo import run_demo
+
+pytestmark = pytest.mark.slow
 
 
 def test_simulate_applies_damage_after_the_named_step():
@@ -72,10 +75,12 @@ def test_demo_adds_a_perturbation_section_when_given_perturbations(tmp_path, dis
 def test_demo_adds_the_pde_section_when_given_a_pde_model(tmp_path, disc_png):
     from ncaforge.data.pde import PRESETS
     from ncaforge.families.pde.model import build_pde
+    from ncaforge.families.pde.task import PDETask
 
     pde_model = build_pde()
-    pde_model.provenance = {"data_meta": {"pde": "gray-scott", "params": PRESETS["paper"].to_dict()},
-                            "every": 8, "horizon": 16, "grid": [12, 12], "command": "nca train pde"}
+    pde_model.task = PDETask(data=("data",), every=8, horizon=16, grid=(12, 12),
+                             data_meta={"pde": "gray-scott", "params": PRESETS["paper"].to_dict()})
+    pde_model.provenance = {"command": "nca train pde"}
     index = run_demo(random_growing(hidden=16, scale=0.02), load_target(disc_png, size=10, pad=3), tmp_path,
                      pde_model=pde_model)
     html = index.read_text()

@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
-from safetensors.torch import load_file
 
 from ncaforge.io import checkpoint as ckpt
+from ncaforge.training.trainer import load_train_state
+
+pytestmark = pytest.mark.distributed
 
 HERE = Path(__file__).parent
 
@@ -30,7 +33,7 @@ def test_ddp_keeps_ranks_in_step_and_shards_the_pool(tmp_path):
     assert ranks["param_diff"] == 0.0  # rank 0's weights broadcast, gradients averaged
     assert ranks["param_norm"] > 0
     assert ranks["pools_differ"]  # each rank trains on its own shard
-    state = load_file(str(tmp_path / "checkpoint" / "train_state.safetensors"))
+    state = load_train_state(tmp_path / "checkpoint" / "train_state.safetensors")
     assert state["objective.states"].shape == (8, 16, 12, 12)  # 2 shards of 4, gathered whole
 
 

@@ -6,6 +6,8 @@ from conftest import random_growing
 from ncaforge import zoo
 from ncaforge.io import checkpoint as ckpt
 
+pytestmark = pytest.mark.zoo
+
 
 @pytest.fixture
 def tmp_zoo(tmp_path, monkeypatch):

@@ -162,9 +162,9 @@ def default_row(rows: list[Row], nca: NCA, device: torch.device) -> Row:
     return next(r for r in rows if r.path == chosen)
 
 
-def cax_peer(python: str | Path, size: tuple[int, int], batch: int, steps: int) -> Row:
-    """The CAX row, from ``benchmarks/cax_peer.py`` (in a source checkout) run by ``python``."""
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / "cax_peer.py"
+def cax_peer(python: str | Path, script: str | Path, size: tuple[int, int], batch: int, steps: int) -> Row:
+    """The CAX row: ``script`` (the repository's benchmarks/cax_peer.py) run by ``python``, the Python of
+    an environment with CAX and JAX (never a dependency of ncaforge)."""
     if not script.exists():
         raise FileNotFoundError(f"the CAX peer needs a source checkout: {script} not found")
     out = subprocess.run([str(python), str(script), "--size", str(size[0]), str(size[1]),

@@ -124,7 +124,7 @@ def attack_inject(**values: Any) -> None:
 @click.option("--host", required=True, help="The frozen growing host: zoo name or checkpoint.")
 @click.option("--target", required=True, help=TARGET_HELP)
 @click.option("--clip", type=float, default=None,
-              help="Perturbed states are clipped to [-CLIP, CLIP] [the original's 3, or 1.25x the host's "
+              help="Perturbed states are clipped to ±CLIP [the original's 3, or 1.25x the host's "
                    "grown state range when larger: a clip inside that range changes the host itself].")
 @growing_options
 @with_training_options(iterations=8000, lr=2e-3, lr_drops=(2000,))

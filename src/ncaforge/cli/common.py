@@ -22,7 +22,24 @@ def fail(message: str) -> None:
 
 
 def command_line() -> str:
-    return "nca " + shlex.join(sys.argv[1:])
+    """The running command as it could be typed again: its name and the options given explicitly."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return "nca " + shlex.join(sys.argv[1:])
+    words = ["nca", *ctx.command_path.split()[1:]]
+    explicit = given(ctx)
+    for param in ctx.command.params:
+        if param.name not in explicit or not isinstance(param, click.Option):
+            continue
+        value, flag = ctx.params[param.name], param.opts[0]
+        if param.is_flag:
+            words += [flag] if value else []
+        elif param.multiple:
+            for v in value:
+                words += [flag, *map(str, v if isinstance(v, tuple) else (v,))]
+        else:
+            words += [flag, *map(str, value if isinstance(value, tuple) else (value,))]
+    return shlex.join(words)
 
 
 def training_options(iterations: int | None, lr: float | None, lr_drops: tuple[int, ...] | None

@@ -137,13 +137,10 @@ def zoo_add(checkpoint: Path, name: str, description: str, metrics_json: Path, n
 @click.option("--memory", is_flag=True, help="Also measure training memory at 96 vs 384 steps.")
 @click.option("--grad-checkpoint", default=8, show_default=True,
               help="Block size for the --memory figures (0: no checkpointing).")
-@click.option("--cax-python", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Python of an environment with CAX (make bench-env: .venv-bench/bin/python) "
-                   "to add the peer row; its training takes minutes.")
 @click.option("--device", default="cuda" if torch.cuda.is_available() else "cpu", show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def bench(workload: str, size: tuple[int, int] | None, batch: int | None, steps: int, repeats: int,
-          compile_step: bool, memory: bool, grad_checkpoint: int, cax_python: Path | None, device: str,
+          compile_step: bool, memory: bool, grad_checkpoint: int, device: str,
           json_path: Path | None) -> None:
     """Step throughput: the reference and every fast path, side by side."""
     from dataclasses import asdict
@@ -159,10 +156,7 @@ def bench(workload: str, size: tuple[int, int] | None, batch: int | None, steps:
     w.state = w.state.to(device)
     rows = b.measure(w, steps, repeats=repeats, compile_step=compile_step)
     chosen = b.default_row(rows, w.model, w.state.device)
-    peer = None
-    if cax_python and workload == "growing" and w.state.device.type == "cpu":
-        peer = b.cax_peer(cax_python, tuple(w.state.shape[2:]), w.state.shape[0], steps)
-    click.echo(b.table(rows + ([peer] if peer else []),
+    click.echo(b.table(rows,
                        f"{w.name}, forward {steps} steps, training {w.train_steps} steps, "
                        f"{torch.get_num_threads()} threads, {device}; default path: {chosen.path}"))
     figures = {
@@ -172,7 +166,7 @@ def bench(workload: str, size: tuple[int, int] | None, batch: int | None, steps:
         "reference_train_iters_per_s": rows[0].train_iters_per_s,
         "default_path": chosen.path, "workload": w.name, "size": list(w.state.shape[2:]),
         "batch": w.state.shape[0], "steps": steps, "train_steps": w.train_steps,
-        "rows": [asdict(r) for r in rows], "peer": asdict(peer) if peer else None}
+        "rows": [asdict(r) for r in rows]}
     if memory:
         size_hw = tuple(w.state.shape[2:])
         short, long = (b.training_memory(size_hw, w.state.shape[0], n, grad_checkpoint) for n in (96, 384))

@@ -8,10 +8,10 @@ import imageio.v3 as iio
 import torch
 
 from ncaforge.analysis.simulate import Damage, simulate
+from ncaforge.core.atomic import write_json
 from ncaforge.core.nca import NCA
 from ncaforge.families.growing.evaluate import evaluate
 from ncaforge.interventions.perturbation import Perturbation
-from ncaforge.io.atomic import write_json
 from ncaforge.render.frames import batch_image, field_image, legend, tile
 from ncaforge.render.plots import plot_curves
 from ncaforge.render.report import Section, write_report
@@ -67,7 +67,7 @@ def mnist_attack_section(host: NCA, images: torch.Tensor, labels: torch.Tensor, 
     from ncaforge.interventions.intervened import Intervened
     from ncaforge.render.plots import plot_phases
 
-    target = str(adversary.provenance.get("target", "class:8"))
+    target = str(getattr(adversary.task, "target", None) or adversary.provenance.get("target", "class:8"))
     label = int(target[6:]) if target.startswith("class:") and target[6:].isdigit() else 8
     g = torch.Generator().manual_seed(seed)
     picks = torch.randperm(len(images), generator=g)[:digits]
@@ -146,8 +146,8 @@ def pde_section(nca: NCA, out: Path, scale: int = 3) -> Section:
     twice as wide (1x horizon)."""
     from ncaforge.families.pde.evaluate import LARGE_SEED_OFFSET, coverage, run_observed, unseen_trajectories
 
-    prov = nca.provenance
-    every, horizon, (h, w) = int(prov["every"]), int(prov["horizon"]), prov["grid"]
+    prov, task = nca.provenance, nca.task
+    every, horizon, (h, w) = int(task.every), int(task.horizon), task.grid
     rows = [("grid", "steps", "MSE to the PDE", "initial frame carried forward", "B covered: PDE / NCA")]
     media = []
     for (hh, ww), steps, offset in (((h, w), 2 * horizon, 0), ((2 * h, 2 * w), horizon, LARGE_SEED_OFFSET)):
