@@ -81,7 +81,8 @@ def train(family: str, task: Config | None = None, config: Config | None = None,
     config = replace(config, **config_options) if config is not None else f.config(**config_options)
     s = f.schedule
     schedule = TrainConfig(iterations=iterations or s.iterations, lr=lr or s.lr,
-                           lr_drops=tuple(s.lr_drops if lr_drops is None else lr_drops), optimizer=s.optimizer,
+                           lr_drops=tuple(s.lr_drops if lr_drops is None else lr_drops),
+                           optimizer=s.optimizer,
                            seed=seed)
 
     def objective(group: Any) -> Any:
@@ -150,7 +151,8 @@ def attack(host: nn.Module | str, target: str, kind: str = "perturbation", *, it
     hooks = attacks_of(host)
     task = attack_task(kind, host=str(spec), target=target, **settings)
     s = hooks.schedule
-    schedule = TrainConfig(iterations=iterations or s.iterations, lr=lr or s.lr, lr_drops=s.lr_drops, seed=seed)
+    schedule = TrainConfig(iterations=iterations or s.iterations, lr=lr or s.lr, lr_drops=s.lr_drops,
+                           seed=seed)
     trainer = run(lambda group: hooks.objective(host, task, group, 0, seed), schedule, out,
                   {"command": f"nf.attack({spec!r}, {target!r}, {kind!r})", "seed": seed,
                    "attack": kind, "host": str(spec), "target": target},

@@ -20,7 +20,8 @@ def attacks_of(host: nn.Module) -> registry.Attacks:
     """The attack hooks of ``host``'s family (a clear error when it has none)."""
     family = registry.family_of(host)
     if family.attack is None:
-        raise registry.FamilyError(f"the {family.name} family cannot be attacked (it declares no attack hooks)")
+        raise registry.FamilyError(f"the {family.name} family cannot be attacked (it declares no attack "
+                                   "hooks)")
     return family.attack
 
 

@@ -76,7 +76,8 @@ def simulate(nca: NCA, x: torch.Tensor, steps: int, damage: list[Damage] | None 
     """Run ``steps`` steps from ``x``; damage is applied before the step it names.
 
     Frames hold ``view(t, state)`` (default: the RGBA channels) every ``frame_every`` steps, at
-    ``extra_frames`` (whose whole states are kept too) and at the end; with ``target``, the RGBA MSE to it after every step.
+    ``extra_frames`` (whose whole states are kept too) and at the end; with ``target``, the RGBA MSE
+    to it after every step.
     """
     keep = set(extra_frames or [])
     rec = Record()

@@ -1,4 +1,4 @@
-"""`nca eval FAMILY`: measure trained models; each family's evaluation options come from its registry entry."""
+"""`nca eval FAMILY`: measure trained models; each family's evaluation options come from the registry."""
 
 from __future__ import annotations
 

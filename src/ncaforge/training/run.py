@@ -69,7 +69,8 @@ def resume_settings(out: str | Path, values: dict[str, Any], given: set[str], fl
         if name in MAY_CHANGE:
             changes[name] = values[name]
         else:
-            conflicts.append(f"{flags.get(name, name)} {_show(values[name])} (the run has {_show(stored[name])})")
+            flag = flags.get(name, name)
+            conflicts.append(f"{flag} {_show(values[name])} (the run has {_show(stored[name])})")
     if conflicts:
         raise ResumeError(f"--resume continues {out} with its own settings; these options contradict them: "
                           f"{'; '.join(conflicts)}. Leave them out, or train into a new --out")

@@ -21,10 +21,10 @@ import torch
 from torch import nn
 
 from ncaforge import __version__
+from ncaforge.core.atomic import atomic_dir
 from ncaforge.core.nca import NCA
 from ncaforge.core.perception import FixedPerception, LearnedPerception, filter_bank
 from ncaforge.interventions.perturbation import Perturbation
-from ncaforge.io.atomic import atomic_dir
 from ncaforge.io.checkpoint import family_of
 
 SPEC_VERSION = 1

@@ -148,7 +148,8 @@ def run_evaluation(nca: NCA, options: ClassifierEvaluation, progress: bool = Fal
     lines += [f"{r['class']:>5}{r['digits']:>8}{r['cell_accuracy']:>10.4f}{r['total_agreement']:>11.4f}"
               for r in figures["per_class"]]
     files = []
-    plot = Path(options.plot) if options.plot else (Path(json_path).with_suffix(".png") if json_path else None)
+    beside = Path(json_path).with_suffix(".png") if json_path else None
+    plot = Path(options.plot) if options.plot else beside
     if plot:
         acc = curves.correct / np.maximum(curves.cells, 1)
         confusion = plot.with_name(plot.stem + "-confusion.png")

@@ -28,7 +28,7 @@ class ClassifierConfig(Config):
     features: int | None = field(default=None, metadata={"help": "Perception width [--hidden]."})
     hidden: int = field(default=80, metadata={"help": "Width of the perception and the update MLP."})
     fire_rate: float = field(default=0.5, metadata={"help": "Probability that a cell updates in a step."})
-    alive_threshold: float = field(default=0.1, metadata={"help": "Cells where the digit exceeds this update."})
+    alive_threshold: float = field(default=0.1, metadata={"help": "Cells whose digit exceeds this update."})
     noise: float = field(default=0.02, metadata={"help": "Residual noise on every update."})
 
 

@@ -125,7 +125,8 @@ def make_objective(model: NCA, task: ClassifierTask, group: Processes,
     images, labels = (torch.from_numpy(a) for a in data.split("train"))
     objective = ClassifierObjective(model, images, labels, group.shard(task.pool, "--pool"),
                                     group.shard(task.batch, "--batch"), task.steps,
-                                    group.shard(task.fresh, "--fresh"), group.shard(task.mutated, "--mutated"),
+                                    group.shard(task.fresh, "--fresh"),
+                                    group.shard(task.mutated, "--mutated"),
                                     task.loss, grad_checkpoint)
     objective.task = replace(task, grid=tuple(images.shape[1:]))
     objective.summary = f"an MNIST classifier on {len(images)} digits from {data.source}"

@@ -21,7 +21,8 @@ FAMILY = Family(
     seed=lambda model, task, batch, grid: model.seed(batch, *grid),
     view=lambda model: RGBAView(tuple(model.layout.rgb), model.layout.alpha),
     evaluation=Evaluation(GrowingEvaluation, run_evaluation,
-                          "Growth (MSE at 100, 200), persistence (max MSE 200..2000), regeneration after a cut."),
+                          "Growth (MSE at 100, 200), persistence (max MSE 200..2000), regeneration "
+                          "after a cut."),
     web=True,
     attack=ATTACKS,
     default_model="lizard",

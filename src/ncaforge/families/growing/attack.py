@@ -82,7 +82,8 @@ def make_objective(host: NCA, task: AttackTask, group: Processes, grad_checkpoin
     objective = GrowingObjective(host, variant, "regenerating", group.shard(pool, "--pool"), local,
                                  tuple(task.steps), damage, grad_checkpoint, attack=rule, starts=starts,
                                  fraction=task.fraction, region=shape, recovery=recovery)
-    objective.task = replace(task, clip=clip if task.attack == "perturbation" else None, batch=batch, pool=pool,
+    objective.task = replace(task, clip=clip if task.attack == "perturbation" else None, batch=batch,
+                             pool=pool,
                              grid=(h, w), target_size=host.task.target_size, pad=host.task.pad)
     objective.warning = warning
     what = (f"adversarial cells ({task.fraction:.0%})" if task.attack == "adversary"
@@ -127,8 +128,8 @@ def evaluate_perturbation(host: NCA, perturbation: Perturbation, options: dict[s
                                                          steps, progress=True)
     result: dict[str, Any] = dict(figures)
     targets = {"variant": variant, "original": original}
-    result["scaled"] = {str(k): measures.perturbation_effect(host, perturbation * k, targets, samples, seed, steps)
-                        for k in (1.0, 0.5, 0.0, -0.5, -1.0)}
+    result["scaled"] = {str(k): measures.perturbation_effect(host, perturbation * k, targets, samples, seed,
+                                                             steps) for k in (1.0, 0.5, 0.0, -0.5, -1.0)}
     lines = [f"k = {float(k):+.1f}: " + ", ".join(f"{a} {b:.5g}" for a, b in e.items())
              for k, e in result["scaled"].items()]
     for name, other, other_target in options.get("with", []):

@@ -146,4 +146,5 @@ def run_evaluation(nca: NCA, options: GrowingEvaluation, progress: bool = False,
     figures = evaluate(nca, target, samples=options.samples, seed=options.seed,
                        persistence_steps=options.persistence_steps, target_size=size, progress=progress)
     figures["target"] = options.target or task.target
-    return Report(figures, {k: figures[k] for k in ("mse_100", "mse_200", "persistence_max_mse", "regen_mse")})
+    shown = ("mse_100", "mse_200", "persistence_max_mse", "regen_mse")
+    return Report(figures, {k: figures[k] for k in shown})

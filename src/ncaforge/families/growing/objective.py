@@ -139,7 +139,8 @@ class GrowingObjective(PoolObjective):
         return loss, x
 
 
-def make_objective(model: NCA, task: GrowingTask, group: Processes, grad_checkpoint: int = 0) -> GrowingObjective:
+def make_objective(model: NCA, task: GrowingTask, group: Processes, grad_checkpoint: int = 0
+                   ) -> GrowingObjective:
     """The objective of ``task`` for this process's share of the batch and pool."""
     target = task.image()
     local_batch = group.shard(task.batch, "--batch")

@@ -173,7 +173,8 @@ class PDEEvaluation:
     seed: int = field(default=0, metadata={
         "help": "Which unseen conditions: seed S simulates the test seeds offset by 1000 S."})
     plots: str | None = field(default=None, metadata={
-        "path": "dir", "help": "Write frames.png (PDE above NCA), error.png, spectra.png and large.png here."})
+        "path": "dir",
+        "help": "Write frames.png (PDE above NCA), error.png, spectra.png and large.png here."})
     threads: int = field(default=0, metadata={"help": "CPU threads (0: PyTorch's default)."})
 
 

@@ -86,7 +86,8 @@ def make_objective(model: NCA, task: PDETask, group: Processes, grad_checkpoint:
     frames, spacing, meta = load_trajectories(list(task.data))
     every = task.every or (spacing if spacing > 1 else 32)
     n, t, _, h, w = frames.shape
-    objective = TrajectoryObjective(model, torch.from_numpy(frames), every, group.shard(task.batch, "--batch"),
+    objective = TrajectoryObjective(model, torch.from_numpy(frames), every,
+                                    group.shard(task.batch, "--batch"),
                                     group.shard(task.pool, "--pool"), task.unroll, task.restart, task.l1,
                                     grad_checkpoint)
     objective.task = replace(task, every=every, horizon=(t - 1) * every, grid=(h, w), data_meta=meta)
