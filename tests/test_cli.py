@@ -121,3 +121,18 @@ def test_eval_against_the_models_own_pattern(runner, tmp_path, small_model):
     ckpt.save(tmp_path / "dying", dying)
     result = runner.invoke(main, [*args, "--model", str(tmp_path / "dying")])
     assert result.exit_code != 0 and "no visible cells" in result.output
+
+
+def test_figures_print_in_a_format_that_fits_and_divergence_is_named():
+    import click
+
+    from ncaforge.cli.common import echo_figures
+
+    @click.command()
+    def show() -> None:
+        echo_figures({"small": 2.1e-7, "broken": float("nan"), "huge": 1.2e35, "fine": 0.8335})
+
+    result = CliRunner().invoke(show)
+    assert "small: 2.1e-07" in result.output and "fine: 0.8335" in result.output
+    assert "1.2e+35" in result.output and "0.000000" not in result.output
+    assert "warning: broken, huge diverged" in result.output

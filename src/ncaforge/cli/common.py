@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shlex
 import sys
 import time
@@ -128,12 +129,18 @@ def run_training(build: Callable, values: dict[str, Any], provenance: dict[str, 
 
 
 def echo_figures(figures: dict[str, Any]) -> None:
-    """One right-aligned ``key: value`` line per figure."""
+    """One right-aligned ``key: value`` line per figure, and a warning when a figure is not finite
+    or beyond 1e6 (the model diverged during the evaluation)."""
     if not figures:
         return
     width = max(map(len, figures))
     for key, v in figures.items():
         click.echo(f"{key:>{width}}: {number(v)}")  # a format that fits the magnitude
+    diverged = [k for k, v in figures.items()
+                if isinstance(v, float) and not (math.isfinite(v) and abs(v) < 1e6)]
+    if diverged:
+        click.echo(f"warning: {', '.join(diverged)} diverged (not finite, or beyond 1e6): the model's states "
+                   "blew up during the evaluation", err=True)
 
 
 def load_model(spec: str, family: str | None = None) -> nn.Module:
