@@ -6,6 +6,7 @@ import base64
 import json
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +14,23 @@ import pytest
 import torch
 
 from ncaforge import zoo
+from ncaforge.core import family as registry
+from ncaforge.core.layout import Layout
+from ncaforge.core.nca import NCA
+from ncaforge.core.perception import FixedPerception
+from ncaforge.core.update import UpdateMLP
+from ncaforge.core.view import ClassView, FieldView, RGBAView, RGBView
+from ncaforge.families.classifier.model import digit_state
+from ncaforge.families.nca import describe
 from ncaforge.interventions.intervened import Intervened
 from ncaforge.interventions.perturbation import Perturbation
-from ncaforge.models.classifier import digit_state
+from ncaforge.io.checkpoint import save
+from ncaforge.render.views import draw
 from ncaforge.web import export
 
 NODE = shutil.which("node")
 STEP_JS = Path(__file__).parent / "web" / "step.js"
+DRAW_JS = Path(__file__).parent / "web" / "draw.js"
 needs_node = pytest.mark.skipif(NODE is None, reason="the parity test runs the page's JS under Node")
 
 
@@ -27,14 +38,24 @@ def channels_last(x: torch.Tensor) -> str:
     return export.floats(x[0].permute(1, 2, 0))
 
 
-def js_step(case: dict, shape: tuple[int, int, int, int]) -> torch.Tensor:
-    """The page's step (engine.js under Node) on ``case``; returns (1, C, H, W)."""
-    done = subprocess.run([NODE, str(STEP_JS), str(export.SITE_FILES)], input=json.dumps(case),
+def node(script: Path, payload: object) -> str:
+    """What ``script`` prints for ``payload`` (JSON on stdin), with the site's folder as its argument."""
+    done = subprocess.run([NODE, str(script), str(export.SITE_FILES)], input=json.dumps(payload),
                           capture_output=True, text=True, check=False, timeout=120)
     assert done.returncode == 0, done.stderr
-    values = np.frombuffer(base64.b64decode(done.stdout), dtype="<f4")
-    _, c, h, w = shape
+    return done.stdout
+
+
+def from_channels_last(b64: str, dtype: str, shape: tuple[int, int, int]) -> torch.Tensor:
+    """(1, C, H, W) of base64 values laid out (H, W, C)."""
+    c, h, w = shape
+    values = np.frombuffer(base64.b64decode(b64), dtype=dtype).astype(np.float32)
     return torch.from_numpy(values.copy()).reshape(1, h, w, c).permute(0, 3, 1, 2)
+
+
+def js_step(case: dict, shape: tuple[int, int, int, int]) -> torch.Tensor:
+    """The page's step (engine.js under Node) on ``case``; returns (1, C, H, W)."""
+    return from_channels_last(node(STEP_JS, case), "<f4", shape[1:])
 
 
 def case_for(nca, name: str, x: torch.Tensor, fire: torch.Tensor, **extra) -> dict:
@@ -103,6 +124,11 @@ def test_js_step_equals_python_for_the_classifier() -> None:
     assert torch.allclose(got, want, atol=1e-4), float((got - want).abs().max())
 
 
+def seed_cells(spec: dict) -> list[int]:
+    """The flat positions of a spec's seed cells."""
+    return np.frombuffer(base64.b64decode(spec["seed"]["cells"]), "<f4").astype(int).tolist()
+
+
 def test_site_export_attaches_interventions_to_their_hosts(tmp_path) -> None:
     site = export.build_site(["lizard", "mnist"], ["perturb-red", "perturb-tailless"],
                              ["adversary-eight", "adversary-red"], size=(64, 64))
@@ -112,6 +138,11 @@ def test_site_export_attaches_interventions_to_their_hosts(tmp_path) -> None:
     assert [a["name"] for a in lizard["adversaries"]] == ["adversary-red"]
     assert [a["name"] for a in mnist["adversaries"]] == ["adversary-eight"] and not mnist["perturbations"]
     assert sorted(d["label"] for d in mnist["digits"]) == list(range(10))
+    assert lizard["view"] == {"kind": "rgba", "rgb": [0, 1, 2], "alpha": 3}
+    assert mnist["view"] == {"kind": "classes", "living": 0, "classes": 10, "threshold": 0.1}
+    assert seed_cells(lizard) == [32 * 64 + 32]  # the growing family's seed: one cell at the centre
+    assert mnist["seed"] is None  # a classifier starts empty: a digit is drawn or loaded
+    assert export.mnist_digits((30, 30)) == []  # MNIST's digits fit only a 28x28 grid
     out = export.write_site(tmp_path / "site", site)
     assert {"index.html", "engine.js", "app.js", "models.js"} <= {f.name for f in out.iterdir()}
     text = (out / "models.js").read_text()
@@ -119,13 +150,14 @@ def test_site_export_attaches_interventions_to_their_hosts(tmp_path) -> None:
 
 
 def test_site_export_says_what_does_not_fit(tmp_path) -> None:
-    from ncaforge.io.checkpoint import save
-    from ncaforge.models.pde import build_pde
+    from ncaforge.families.pde.model import build_pde
 
-    with pytest.raises(ValueError, match="the playground shows growing models and classifiers"):
+    with pytest.raises(ValueError, match=r"is a pde model; the playground runs models of the .*growing"):
         export.build_site([str(save(tmp_path / "pde", build_pde()))])
     with pytest.raises(ValueError, match="is a perturbation"):
         export.build_site(["perturb-red"])
+    with pytest.raises(ValueError, match="'adversary-red' is not a perturbation"):
+        export.build_site(["lizard"], perturbations=["adversary-red"])
     with pytest.raises(ValueError, match="fits no exported model"):
         export.build_site(["mnist"], adversaries=["adversary-red"])
     with pytest.raises(ValueError, match="at least one model"):
@@ -151,8 +183,87 @@ def test_cli_export_web_writes_the_site_and_says_what_is_wrong(tmp_path) -> None
 
 
 def test_play_defaults_to_the_zoo_models_and_what_was_made_for_them() -> None:
-    from ncaforge.cli.web import PLAY_MODELS, _zoo_extras
+    from ncaforge.cli.web import PLAY_MODELS
 
-    perturbations, adversaries = _zoo_extras(list(PLAY_MODELS))
+    perturbations, adversaries = export.zoo_extras(list(PLAY_MODELS))
     assert {"perturb-red", "perturb-tailless"} <= set(perturbations)
     assert {"adversary-eight", "adversary-red"} <= set(adversaries)
+
+
+VIEWS = (RGBAView(), RGBView((2, 0, 5), -1.0, 2.0), FieldView(4, -0.5, 1.5), ClassView(0, 10, 0.1))
+
+
+@needs_node
+def test_js_pictures_equal_python_for_every_view_kind(lizard_state) -> None:
+    grown = lizard_state[1]
+    noisy = torch.randn(grown.shape, generator=torch.Generator().manual_seed(3)) * 0.8 + 0.5  # beyond ranges
+    cases = [(view, x) for view in VIEWS for x in (grown, noisy)]
+    jobs = [{"picture": {"view": export.view_spec(view), "C": x.shape[1], "H": x.shape[2], "W": x.shape[3],
+                         "state": channels_last(x)}} for view, x in cases]
+    for (view, x), b64 in zip(cases, json.loads(node(DRAW_JS, jobs)), strict=True):
+        got, want = from_channels_last(b64, "u1", (4, *x.shape[2:])) / 255, draw(view, x)
+        assert want.std() > 0.02, view  # a picture, not a blank
+        assert torch.equal(got[:, 3], torch.ones_like(got[:, 3])), view  # opaque
+        error = float((got[:, :3] - want).abs().max())
+        assert error <= 1 / 255 + 1e-6, (view, error)
+
+
+def scattered(model: NCA, task: object, batch: int, grid: tuple[int, int]) -> torch.Tensor:
+    """A seed of a family's own: a twentieth of the cells, anywhere, with any values."""
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(batch, model.layout.channels, *grid, generator=g)
+    return x * (torch.rand(batch, 1, *grid, generator=g) < 0.05)
+
+
+@needs_node
+def test_js_seed_is_the_familys_seed_sent_sparse(lizard_state, monkeypatch) -> None:
+    lizard = lizard_state[0]
+    centre = export.model_spec(lizard, "lizard", grid=(40, 50))
+    monkeypatch.setitem(registry._FAMILIES, "growing", replace(registry.get("growing"), seed=scattered))
+    own = export.model_spec(lizard, "own", grid=(40, 50))
+    jobs = [{"seed": {"model": spec, "H": 40, "W": 50}} for spec in (centre, own)]
+    got = [from_channels_last(b64, "<f4", (16, 40, 50)) for b64 in json.loads(node(DRAW_JS, jobs))]
+    want = scattered(lizard, None, 1, (40, 50))
+    assert torch.equal(got[0], lizard.seed(1, 40, 50))
+    assert torch.equal(got[1], want)
+    assert seed_cells(own) == torch.nonzero(want[0].ne(0).any(0).flatten()).flatten().tolist()
+    assert len(own["seed"]["values"]) < 0.1 * len(export.floats(want))  # only the seeded cells travel
+
+
+def cross(model: NCA, task: object, batch: int, grid: tuple[int, int]) -> torch.Tensor:
+    """Five cells at the centre, every channel at 0.5."""
+    h, w = grid
+    x = torch.zeros(batch, model.layout.channels, h, w)
+    for dy, dx in ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)):
+        x[:, :, h // 2 + dy, w // 2 + dx] = 0.5
+    return x
+
+
+@needs_node
+def test_any_web_family_exports_and_steps_as_the_registry_says(monkeypatch, tmp_path) -> None:
+    monkeypatch.setitem(registry._FAMILIES, "nca", replace(
+        registry.get("nca"), web=True, view=lambda model: RGBView((0, 1, 2)), seed=cross))
+    layout = Layout(8, rgb=None, alpha=None)  # no alpha, no living channel: every cell updates
+    perception = FixedPerception(8, ("identity", "laplacian"), padding="circular")
+    nca = NCA(layout, perception, UpdateMLP(perception.out_features, 8, (16,)))
+    with torch.no_grad():
+        for p in nca.update.parameters():
+            p.copy_(torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())) * 0.3)
+    (spec,) = export.build_site([str(save(tmp_path / "hand", nca))], size=(20, 30))["models"]
+    assert spec["family"] == "nca" and spec["grid"] == [20, 30] and "digits" not in spec  # no class view
+    assert spec["view"] == {"kind": "rgb", "channels": [0, 1, 2], "low": 0.0, "high": 1.0}
+    assert seed_cells(spec) == [9 * 30 + 15, 10 * 30 + 14, 10 * 30 + 15, 10 * 30 + 16, 11 * 30 + 15]
+
+    g = torch.Generator().manual_seed(5)
+    x = torch.rand(1, 8, 20, 30, generator=g)
+    fire = torch.rand(1, 1, 20, 30, generator=g) < 0.5
+    with torch.no_grad():
+        want = nca.step(x, fire)
+    got = js_step(case_for(nca, "hand", x, fire), tuple(x.shape))
+    assert (want - x).abs().max() > 0.05
+    assert torch.allclose(got, want, atol=1e-5), float((got - want).abs().max())
+
+    odd = NCA(layout, perception, torch.nn.Sequential(torch.nn.Conv2d(16, 8, 1), torch.nn.Tanh()))
+    odd.config = describe(nca)
+    with pytest.raises(ValueError, match="'odd' \\(nca family\\) updates with Sequential, not an UpdateMLP"):
+        export.model_spec(odd, "odd")

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from ncaforge import zoo
-from ncaforge.cli.attack import original_target
+from ncaforge.families.growing.attack import original_target
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = ROOT / "tests" / "web" / "browser.js"
@@ -139,9 +139,9 @@ def test_lizard_grows_regrows_takes_perturbations_and_adversaries(server, lizard
 
 
 def class_colours() -> np.ndarray:
-    from ncaforge.render.classes import CLASS_COLOURS
+    from ncaforge.core.view import CLASS_COLOURS
 
-    return np.rint(CLASS_COLOURS.numpy() * 255).astype(int)
+    return np.array(CLASS_COLOURS, dtype=int)
 
 
 def votes(image: np.ndarray) -> np.ndarray:

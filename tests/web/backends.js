@@ -7,10 +7,9 @@
   for (const spec of window.NCAFORGE_SITE.models) {
     const m = E.compile(spec), [H, W] = spec.grid, N = H * W, rand = E.random(5);
     let x = E.seed(m, H, W);
-    if (m.family === "classifier") {
-      x.fill(0);
+    if (spec.digits && spec.digits.length) { // a class view's input: start from a digit
       const image = E.decode(spec.digits[0].image);
-      for (let p = 0; p < N; p++) x[p * m.C + m.living] = image[p];
+      for (let p = 0; p < N; p++) x[p * m.C + m.view.living] = image[p];
     }
     for (let i = 0; i < 60; i++) x = E.step(m, x, H, W, { rand });
     const gl = window.NCAWebGL.create(m, H, W);

@@ -28,27 +28,14 @@ def _names(values: tuple[str, ...]) -> list[str]:
     return [v.strip() for value in values for v in value.split(",") if v.strip()]
 
 
-def _zoo_extras(models: list[str]) -> tuple[list[str], list[str]]:
-    """The zoo's perturbations and adversaries made for ``models`` (by their recorded host)."""
-    from ncaforge import zoo
-    from ncaforge.io.checkpoint import read_config
-
-    perturbations, adversaries = [], []
-    for entry in zoo.index():
-        host = read_config(zoo.resolve(entry["name"])).get("provenance", {}).get("host")
-        if host in models:
-            (perturbations if entry["family"] == "perturbation" else adversaries).append(entry["name"])
-    return perturbations, adversaries
-
-
-def _export(models: list[str], perturbations: list[str], adversaries: list[str],
+def _export(models: list[str], perturbations: list[str] | None, adversaries: list[str] | None,
             size: tuple[int, int] | None, out: Path) -> Path:
-    from ncaforge.io.checkpoint import CheckpointError
+    """Write the site and say what went into it (None for both extras: the zoo's made for the models)."""
     from ncaforge.web.export import build_site, write_site
 
     try:
         site = build_site(models, perturbations, adversaries, size)
-    except (CheckpointError, ValueError) as e:
+    except ValueError as e:  # CheckpointError and FamilyError among them
         fail(str(e))
     write_site(out, site)
     counts = [f"{m['name']} (+{len(m['perturbations'])} perturbations, +{len(m['adversaries'])} adversaries)"
@@ -66,7 +53,8 @@ def site_options(f: Callable) -> Callable:
         click.option("--adversary", "adversaries", multiple=True, metavar="NAME|DIR[,...]",
                      help="Adversary rules for the adversary brush (repeatable or comma-separated)."),
         click.option("--size", nargs=2, type=int, default=None, metavar="H W",
-                     help="Grid of growing models [96 96]; classifiers keep their training grid."),
+                     help="Grid of growing-like models [96 96]; models with a read-only input "
+                          "(classifiers) keep their task's grid."),
     ]):
         f = option(f)
     return f
@@ -97,14 +85,6 @@ def export_web(models: tuple[str, ...], perturbations: tuple[str, ...], adversar
     _export(_names(models), _names(perturbations), _names(adversaries), size, out)
 
 
-def export_playground(models: list[str], out: Path, perturbations: list[str] | None = None,
-                      adversaries: list[str] | None = None, size: tuple[int, int] | None = None) -> Path:
-    """Export ``models``; with neither perturbations nor adversaries given, the zoo's made for them."""
-    if perturbations is None and adversaries is None:
-        perturbations, adversaries = _zoo_extras(models)
-    return _export(models, perturbations or [], adversaries or [], size, out)
-
-
 @click.command()
 @click.option("--model", "models", multiple=True, metavar="NAME|DIR",
               help="Models to play with (repeatable) [lizard and mnist]. Without --perturbations and "
@@ -121,7 +101,7 @@ def play(models: tuple[str, ...], perturbations: tuple[str, ...], adversaries: t
     given = perturbations or adversaries
     extras = (_names(perturbations), _names(adversaries)) if given else (None, None)  # None: the zoo's
     with tempfile.TemporaryDirectory(prefix="nca-play-") as tmp:
-        site = export_playground(_names(models) or list(PLAY_MODELS), Path(tmp) / "site", *extras, size)
+        site = _export(_names(models) or list(PLAY_MODELS), *extras, size, Path(tmp) / "site")
         handler = functools.partial(_QuietHandler, directory=str(site))
         try:
             server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)

@@ -1,11 +1,13 @@
 """Models as the JSON that the playground's engine.js runs, and the static site that carries them.
 
 A spec holds everything the browser needs for one rule: the channel layout, the
-masking constants, the perception (a fixed filter bank or a learned 3x3 conv) and
-the update MLP, with every tensor as base64 of little-endian float32 (exact, and a
-third the size of decimal text). The site is the files of ``web/site`` plus
-``models.js``, one ``window.NCAFORGE_SITE = {...}`` assignment, so that it also
-opens from the file system, where browsers refuse to fetch JSON.
+masking constants, the perception (a fixed filter bank or a learned 3x3 conv), the
+update MLP, the family's view (how a state becomes a picture) and its seed state,
+with every tensor as base64 of little-endian float32 (exact, and a third the size of
+decimal text). Which models go is the family registry's answer (``Family.web``), not a
+list of family names here. The site is the files of ``web/site`` plus ``models.js``,
+one ``window.NCAFORGE_SITE = {...}`` assignment, so that it also opens from the file
+system, where browsers refuse to fetch JSON.
 """
 
 from __future__ import annotations
@@ -13,23 +15,29 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from ncaforge import __version__
+from ncaforge.core import family as registry
 from ncaforge.core.atomic import atomic_dir
 from ncaforge.core.nca import NCA
 from ncaforge.core.perception import FixedPerception, LearnedPerception, filter_bank
+from ncaforge.core.update import UpdateMLP
+from ncaforge.core.view import ClassView, View
 from ncaforge.interventions.perturbation import Perturbation
 from ncaforge.io.checkpoint import family_of
 
 SPEC_VERSION = 1
 SITE_FILES = Path(__file__).parent / "site"
-DEFAULT_GROWING_GRID = (96, 96)
+DEFAULT_GROWING_GRID = (96, 96)  # models without a read-only input, unless --size says otherwise
+DEFAULT_INPUT_GRID = (28, 28)  # models with a read-only input whose task records no grid (MNIST's)
 
 
 def floats(t: torch.Tensor | np.ndarray) -> str:
@@ -38,43 +46,83 @@ def floats(t: torch.Tensor | np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(a, dtype="<f4").tobytes()).decode("ascii")
 
 
+def sparse(x: torch.Tensor) -> dict:
+    """A (C, H, W) state as its cells with any nonzero channel: flat positions i*W+j and their (n, C)
+    values, so that a seed of a few cells costs a few bytes whatever the grid."""
+    cells = x.detach().cpu().float().flatten(1).t()  # (H*W, C)
+    where = torch.nonzero(cells.ne(0).any(1)).flatten()
+    return {"cells": floats(where.float()), "values": floats(cells[where])}
+
+
 def _perception_spec(perception: nn.Module) -> dict:
     if isinstance(perception, FixedPerception):
         bank = filter_bank(perception.filters, perception.angle).reshape(len(perception.filters), 9)
         return {"kind": "fixed", "filters": len(perception.filters), "names": list(perception.filters),
                 "bank": floats(bank)}
-    if isinstance(perception, LearnedPerception):
-        conv = perception.conv
-        return {"kind": "learned", "features": conv.out_channels, "weight": floats(conv.weight),
-                "bias": floats(conv.bias)}
-    raise ValueError(f"the playground runs fixed filter banks and learned 3x3 perception, "
-                     f"not {type(perception).__name__}")
+    conv = perception.conv
+    return {"kind": "learned", "features": conv.out_channels, "weight": floats(conv.weight),
+            "bias": floats(conv.bias)}
 
 
-def _layers(update: nn.Module) -> list[dict]:
+def _layers(update: UpdateMLP) -> list[dict]:
     convs = [m for m in update.modules() if isinstance(m, nn.Conv2d)]
-    if not convs or any(c.kernel_size != (1, 1) for c in convs):
-        raise ValueError("the playground runs update rules made of 1x1 convolutions (UpdateMLP)")
     return [{"in": c.in_channels, "out": c.out_channels, "weight": floats(c.weight),
              "bias": floats(c.bias) if c.bias is not None else None} for c in convs]
 
 
+def view_spec(view: View) -> dict:
+    """A view as the spec's ``view``: ``view.to_dict()`` with tuples as lists, as JSON gives them back."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in view.to_dict().items()}
+
+
+def web_families() -> list[str]:
+    """The names of the families the playground runs (``Family.web``)."""
+    return sorted(f.name for f in registry.with_capability("web"))
+
+
+def runnable(module: nn.Module, name: str) -> tuple[registry.Family, View]:
+    """``module``'s family and view, or a ValueError naming the family when engine.js cannot run it.
+
+    engine.js runs the step of :class:`NCA` with a fixed filter bank or learned 3x3 perception and
+    an :class:`UpdateMLP`, for families that say so (``web=True``) and declare a view.
+    """
+    family = registry.get(family_of(module))
+    if not family.web:
+        raise ValueError(f"{name!r} is a {family.name} model; the playground runs models of the "
+                         f"{', '.join(web_families())} families")
+    view = family.view(module) if family.view is not None else None
+    parts = (getattr(module, "perception", None), getattr(module, "update", None))
+    problems = [
+        (not isinstance(module, NCA) or type(module).step is not NCA.step, "steps unlike ncaforge's NCA"),
+        (not isinstance(parts[0], FixedPerception | LearnedPerception),
+         f"perceives with {type(parts[0]).__name__}, not a fixed filter bank or learned 3x3 perception"),
+        (not isinstance(parts[1], UpdateMLP), f"updates with {type(parts[1]).__name__}, not an UpdateMLP"),
+        (view is None, "declares no view"),
+    ]
+    for bad, what in problems:
+        if bad:
+            raise ValueError(f"{name!r} ({family.name} family) {what}: the playground cannot run it")
+    return family, view
+
+
 def model_spec(nca: NCA, name: str, description: str = "", grid: tuple[int, int] | None = None) -> dict:
-    """What engine.js needs to run ``nca``: layout, masking constants, perception and MLP."""
+    """What engine.js needs to run ``nca``: layout, masking constants, perception, MLP and view; with a
+    ``grid``, also the grid and the family's seed state on it (None: the page starts empty)."""
+    family, view = runnable(nca, name)
     layout = nca.layout
     spec = {
-        "name": name, "family": family_of(nca), "description": description,
+        "name": name, "family": family.name, "description": description,
         "channels": layout.channels, "rgb": list(layout.rgb) if layout.rgb else None,
         "alpha": layout.alpha, "readonly": list(layout.readonly), "living": layout.living,
         "mutable": layout.mutable, "fire_rate": nca.fire_rate, "alive_threshold": nca.alive_threshold,
-        "noise": nca.noise, "padding": getattr(nca.perception, "padding", "zeros"),
+        "noise": nca.noise, "padding": nca.perception.padding,
         "perception": _perception_spec(nca.perception), "layers": _layers(nca.update),
+        "view": view_spec(view),
     }
     if grid is not None:
         spec["grid"] = list(grid)
-    classes = getattr(nca.config, "classes", None)
-    if classes is not None:
-        spec["classes"] = int(classes)
+        seeded = family.seed(nca, getattr(nca, "task", None), 1, grid) if family.seed is not None else None
+        spec["seed"] = sparse(seeded[0]) if seeded is not None else None
     return spec
 
 
@@ -93,30 +141,53 @@ class Host:
     adversaries: list[dict] = field(default_factory=list)
 
 
-def _loaded(spec: str, family: str | None = None) -> tuple[nn.Module, str, str]:
+def _loaded(spec: str) -> tuple[nn.Module, str, str]:
     """(module, name, description) of a zoo name or checkpoint directory."""
     from ncaforge import zoo
 
-    module = zoo.load(spec, family=family)
+    module = zoo.load(spec)
     entry = next((e for e in zoo.index() if e["name"] == spec), None)
     name = spec if entry else Path(spec).name
     description = entry["description"] if entry else module.provenance.get("command", "")
     return module, name, description
 
 
-def _attach(hosts: list[Host], extra_host: str | None, fits) -> list[Host]:
-    """The hosts an intervention goes with: the one its provenance names, else every one it fits."""
-    named = [h for h in hosts if h.spec["name"] == extra_host and fits(h)]
+def recorded_host(task: Any, provenance: dict | None) -> str | None:
+    """The host an attack was made for: its task's, else (checkpoints without a task) its provenance's."""
+    return getattr(task, "host", None) or (provenance or {}).get("host")
+
+
+def zoo_extras(models: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The zoo's perturbations and adversaries made for ``models`` (by the host they record)."""
+    from ncaforge import zoo
+    from ncaforge.io.checkpoint import read_config, read_task
+
+    perturbations, adversaries = [], []
+    for name in zoo.names():
+        path = zoo.resolve(name)
+        cfg = read_config(path)
+        if recorded_host(read_task(cfg.get("task"), path), cfg.get("provenance")) in models:
+            (perturbations if isinstance(zoo.load(name), Perturbation) else adversaries).append(name)
+    return perturbations, adversaries
+
+
+def _attach(hosts: list[Host], extra: nn.Module, fits: Callable[[Host], bool]) -> list[Host]:
+    """The hosts an intervention goes with: the one it records, else every one it fits."""
+    host = recorded_host(getattr(extra, "task", None), getattr(extra, "provenance", None))
+    named = [h for h in hosts if h.spec["name"] == host and fits(h)]
     return named or [h for h in hosts if fits(h)]
 
 
-def mnist_digits(per_class: int = 1) -> list[dict]:
-    """A few test digits (one per class) for the classifier's page, if MNIST is installed."""
+def mnist_digits(grid: tuple[int, int], per_class: int = 1) -> list[dict]:
+    """A few MNIST test digits (``per_class`` of each) for a class view's page, if MNIST is installed
+    and its digits are the grid's size (else none: the page still takes drawn digits)."""
     from ncaforge.data.mnist import MnistError, load_mnist
 
     try:
         data = load_mnist()
     except (MnistError, OSError):
+        return []
+    if tuple(data.test_images.shape[1:]) != tuple(grid):
         return []
     digits = []
     for label in range(10):
@@ -125,54 +196,63 @@ def mnist_digits(per_class: int = 1) -> list[dict]:
     return digits
 
 
-def build_site(models: list[str], perturbations: list[str] = (), adversaries: list[str] = (),
-               size: tuple[int, int] | None = None) -> dict:
+def site_grid(nca: NCA, size: tuple[int, int] | None) -> tuple[int, int]:
+    """The grid a model runs on in the page: growing-like models (no read-only input) on ``size``
+    [96x96]; models with a read-only input (a digit) on their task's grid [28x28]."""
+    if not nca.layout.readonly:
+        return tuple(size or DEFAULT_GROWING_GRID)
+    grid = getattr(getattr(nca, "task", None), "grid", None) or DEFAULT_INPUT_GRID
+    return int(grid[0]), int(grid[1])
+
+
+def _host(spec: str, size: tuple[int, int] | None) -> Host:
+    nca, name, description = _loaded(spec)
+    if isinstance(nca, Perturbation):
+        raise ValueError(f"{spec!r} is a perturbation; pass it with --perturbations")
+    grid = site_grid(nca, size)
+    host = Host(model_spec(nca, name, description, grid))
+    if host.spec["view"]["kind"] == ClassView.kind:
+        host.spec["digits"] = mnist_digits(grid)
+    return host
+
+
+def build_site(models: Sequence[str], perturbations: Sequence[str] | None = None,
+               adversaries: Sequence[str] | None = None, size: tuple[int, int] | None = None) -> dict:
     """The site's data: each model (zoo name or directory) with the perturbations and adversaries it takes.
 
-    Growing models run on ``size`` (96x96 by default), classifiers on their training grid.
+    With neither ``perturbations`` nor ``adversaries`` given, the zoo's made for ``models`` come along.
+    Growing-like models run on ``size`` (96x96 by default), models with a read-only input on their
+    task's grid; models with a class view get a few MNIST digits to load.
     """
     if not models:
         raise ValueError("the playground needs at least one model")
-    hosts: list[Host] = []
-    for spec in models:
-        nca, name, description = _loaded(spec)
-        family = family_of(nca)
-        if family == "perturbation":
-            raise ValueError(f"{spec!r} is a perturbation; pass it with --perturbations")
-        if family not in ("growing", "classifier"):
-            raise ValueError(f"{spec!r} is a {family} model; the playground shows growing models and "
-                             "classifiers")
-        if family == "growing":
-            grid = size or DEFAULT_GROWING_GRID
-        else:
-            trained = nca.provenance.get("grid") or (28, 28)
-            grid = (int(trained[0]), int(trained[1]))
-        host = Host(model_spec(nca, name, description, grid))
-        if family == "classifier":
-            host.spec["digits"] = mnist_digits()
-        hosts.append(host)
-    for spec in perturbations:
-        p, name, description = _loaded(spec, "perturbation")
-        fitting = _attach(hosts, p.provenance.get("host"), lambda h, p=p: h.spec["channels"] == p.channels)
+    hosts = [_host(spec, size) for spec in models]
+    if perturbations is None and adversaries is None:
+        perturbations, adversaries = zoo_extras(models)
+    for spec in perturbations or ():
+        p, name, description = _loaded(spec)
+        if not isinstance(p, Perturbation):
+            raise ValueError(f"{spec!r} is not a perturbation (it is a {family_of(p)} model)")
+        fitting = _attach(hosts, p, lambda h, p=p: h.spec["channels"] == p.channels)
         if not fitting:
             raise ValueError(f"perturbation {name!r} acts on {p.channels} channels; no exported model has "
                              "as many")
         for h in fitting:
             h.perturbations.append(perturbation_spec(p, name, description))
-    for spec in adversaries:
+    for spec in adversaries or ():
         a, name, description = _loaded(spec)
-        layout = model_spec(a, name)
+        rule = model_spec(a, name, description)
 
-        def fits(h: Host, layout: dict = layout) -> bool:
-            keys = ("family", "channels", "rgb", "alpha", "readonly", "living")
-            return all(h.spec[k] == layout[k] for k in keys)
+        def fits(h: Host, rule: dict = rule) -> bool:
+            keys = ("family", "channels", "rgb", "alpha", "readonly", "living", "view")
+            return all(h.spec[k] == rule[k] for k in keys)
 
-        fitting = _attach(hosts, a.provenance.get("host"), fits)
+        fitting = _attach(hosts, a, fits)
         if not fitting:
-            raise ValueError(f"adversary {name!r} ({layout['family']}, {a.layout.channels} channels) fits no "
+            raise ValueError(f"adversary {name!r} ({rule['family']}, {rule['channels']} channels) fits no "
                              "exported model's layout")
         for h in fitting:
-            h.adversaries.append(model_spec(a, name, description))
+            h.adversaries.append(rule)
     return {"version": SPEC_VERSION, "ncaforge_version": __version__,
             "models": [{**h.spec, "perturbations": h.perturbations, "adversaries": h.adversaries}
                        for h in hosts]}
@@ -187,3 +267,11 @@ def write_site(out: str | Path, site: dict) -> Path:
                 shutil.copyfile(f, tmp / f.name)
         (tmp / "models.js").write_text("window.NCAFORGE_SITE = " + json.dumps(site) + ";\n")
     return Path(out)
+
+
+def export_playground(models: Sequence[str], out: str | Path, perturbations: Sequence[str] | None = None,
+                      adversaries: Sequence[str] | None = None, size: tuple[int, int] | None = None) -> Path:
+    """Write the playground of ``models`` into ``out`` and return it; with neither ``perturbations`` nor
+    ``adversaries`` given, the zoo's made for the models come along. Raises ValueError (or
+    CheckpointError, a ValueError) for a model or intervention the page cannot show."""
+    return write_site(out, build_site(models, perturbations, adversaries, size))

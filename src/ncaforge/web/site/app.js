@@ -47,12 +47,6 @@
     return backend;
   }
 
-  function initialState() {
-    const x = E.seed(app.host, app.H, app.W);
-    if (app.host.family === "classifier") x.fill(0); // an empty grid: draw a digit
-    return x;
-  }
-
   function selectModel(index) {
     const spec = site.models[index];
     app.host = E.compile(spec);
@@ -68,17 +62,16 @@
     app.adversaries = spec.adversaries.map(E.compile);
     app.adversary = 0;
     app.steps = 0;
-    app.backend.load(initialState());
     $("description").textContent = spec.description || "";
-    const classifier = spec.family === "classifier";
-    app.radius = classifier ? 1.5 : 6; // MNIST strokes are 2-4 pixels wide
+    const classes = spec.view.kind === "classes"; // cells vote for classes of an input drawn in ink
+    app.radius = classes ? 1.5 : 6; // MNIST strokes are 2-4 pixels wide
     $("radius").value = app.radius; $("radius-out").textContent = app.radius;
-    buildTools(classifier);
+    buildTools(classes);
     buildAdversaries(spec);
     buildPerturbations(spec);
-    buildDigits(spec, classifier);
-    $("legend").hidden = !classifier;
-    if (classifier && spec.digits && spec.digits.length) loadDigit(spec.digits[0]);
+    buildDigits(spec, classes);
+    $("legend").hidden = !classes;
+    if (classes && spec.digits && spec.digits.length) loadDigit(spec.digits[0]);
     draw();
   }
 
@@ -96,10 +89,10 @@
     container.appendChild(b);
   }
 
-  function buildTools(classifier) {
+  function buildTools(ink) {
     const box = $("tools");
     box.replaceChildren();
-    const tools = classifier ? [["ink", "Draw ink"], ["erase", "Erase"]] : [["erase", "Erase (damage)"]];
+    const tools = ink ? [["ink", "Draw ink"], ["erase", "Erase"]] : [["erase", "Erase (damage)"]];
     if (app.adversaries.length) tools.push(["adversary", "Place adversaries"], ["unadversary", "Remove adversaries"]);
     app.tool = tools[0][0];
     for (const [name, label] of tools) radio(box, name, label, name === app.tool, (t) => { app.tool = t; });
@@ -135,11 +128,13 @@
     });
   }
 
-  function buildDigits(spec, classifier) {
-    $("digit-box").hidden = !classifier;
+  function buildDigits(spec, classes) {
+    const digits = spec.digits || [];
+    $("digit-box").hidden = !classes;
+    $("digits-hint").hidden = !digits.length;
     const box = $("digits");
     box.replaceChildren();
-    for (const digit of spec.digits || []) {
+    for (const digit of digits) {
       const b = document.createElement("button");
       b.type = "button"; b.textContent = String(digit.label);
       b.setAttribute("aria-label", `Load an MNIST ${digit.label}`);
@@ -150,7 +145,7 @@
 
   function loadDigit(digit) {
     const image = E.decode(digit.image), x = new Float32Array(app.H * app.W * app.host.C);
-    for (let p = 0; p < app.H * app.W; p++) x[p * app.host.C + app.host.living] = image[p];
+    for (let p = 0; p < app.H * app.W; p++) x[p * app.host.C + app.host.view.living] = image[p];
     app.backend.load(x);
     app.mask.fill(0);
     app.steps = 0;
@@ -190,7 +185,7 @@
     ctx.putImageData(app.image, 0, 0);
     $("status").textContent = `step ${app.steps} · ${app.rate.toFixed(1)} steps/s · ${app.backend.kind}` +
       (app.playing ? "" : " · paused");
-    if (app.host.family === "classifier") buildLegend(E.tally(app.host, x, app.H, app.W));
+    if (app.host.view.kind === "classes") buildLegend(E.tally(app.host, x, app.H, app.W));
   }
 
   function frame() {
@@ -224,7 +219,7 @@
         else if (app.tool === "unadversary") app.mask[p] = 0;
         else if (app.tool === "ink") {
           const ink = Math.min(1, Math.max(0, r + 0.5 - d));
-          const q = p * C + app.host.living;
+          const q = p * C + app.host.view.living;
           x[q] = Math.max(x[q], ink);
         }
       }
@@ -256,7 +251,7 @@
   $("play").addEventListener("click", () => setPlaying(!app.playing));
   $("step").addEventListener("click", () => { setPlaying(false); stepOnce(); draw(); });
   $("reset").addEventListener("click", () => {
-    app.backend.load(initialState()); app.mask.fill(0); app.steps = 0; draw();
+    app.backend.load(E.seed(app.host, app.H, app.W)); app.mask.fill(0); app.steps = 0; draw();
   });
   $("speed").addEventListener("input", (e) => { app.speed = Number(e.target.value); $("speed-out").textContent = app.speed; });
   $("radius").addEventListener("input", (e) => { app.radius = Number(e.target.value); $("radius-out").textContent = app.radius; });

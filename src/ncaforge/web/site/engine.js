@@ -8,7 +8,9 @@
  *      (the adversary's rule where the adversary mask is set; plus noise);
  *   4. x *= pre & alive(x).
  * Perception features are interleaved per channel ([c0_f0, c0_f1, ..., c1_f0, ...]),
- * the checkpoint format's order. Runs in browsers (window.NCAEngine) and under Node (require).
+ * the checkpoint format's order. A model starts from its family's seed (spec.seed, sparse) and is
+ * drawn by its family's view (spec.view: rgba, rgb, field or classes), as render/views.py draws it.
+ * Runs in browsers (window.NCAEngine) and under Node (require).
  */
 (function (root, factory) {
   if (typeof module === "object" && module.exports) module.exports = factory();
@@ -41,11 +43,13 @@
     if (layers[layers.length - 1].out !== mutable.length) {
       throw new Error(`model ${spec.name}: the MLP writes ${layers[layers.length - 1].out} channels, the layout has ${mutable.length} mutable ones`);
     }
+    if (!spec.view) throw new Error(`model ${spec.name}: the spec has no view (export it again)`);
     const widest = Math.max(perception.features, ...layers.map((l) => l.out));
     return {
       spec, name: spec.name, family: spec.family, C, mutable, readonly: spec.readonly,
-      alpha: spec.alpha, living: spec.living, rgb: spec.rgb, classes: spec.classes || 0,
-      threshold: spec.alive_threshold, fireRate: spec.fire_rate, noise: spec.noise,
+      alpha: spec.alpha, living: spec.living, view: spec.view, paint: painter(spec.view, C),
+      seed: spec.seed ? { cells: decode(spec.seed.cells), values: decode(spec.seed.values) } : null,
+      grid: spec.grid || null, threshold: spec.alive_threshold, fireRate: spec.fire_rate, noise: spec.noise,
       circular: spec.padding === "circular", perception, layers,
       // scratch buffers, reused by every cell
       nb: new Float64Array(9 * C), bufA: new Float64Array(widest), bufB: new Float64Array(widest),
@@ -243,67 +247,124 @@
     return out;
   }
 
-  /** The standard seed: one cell at (H/2, W/2) with alpha and hidden channels 1, RGB 0. */
+  /** The family's seed state (spec.seed: its nonzero cells, flat positions and values), or an empty grid. */
   function seed(m, H, W) {
     const x = new Float32Array(H * W * m.C);
-    const first = m.alpha !== null && m.alpha !== undefined ? m.alpha : 0;
-    const base = (((H / 2) | 0) * W + ((W / 2) | 0)) * m.C;
-    for (let c = first; c < m.C; c++) x[base + c] = 1;
-    if (m.rgb) for (const c of m.rgb) x[base + c] = 0;
+    if (!m.seed) return x;
+    if (m.grid && (m.grid[0] !== H || m.grid[1] !== W)) {
+      throw new Error(`model ${m.name}: its seed was exported for ${m.grid[0]}x${m.grid[1]}, not ${H}x${W}`);
+    }
+    const { cells, values } = m.seed;
+    for (let n = 0; n < cells.length; n++) x.set(values.subarray(n * m.C, (n + 1) * m.C), cells[n] * m.C);
     return x;
   }
 
+  /** Hex digits -> bytes. */
+  function hexBytes(hex) {
+    return Uint8Array.from(hex.match(/../g), (h) => parseInt(h, 16));
+  }
+
   const ADVERSARY_RGB = [214, 0, 214]; // magenta: apart from every colour a perturbation gives the lizard
-  // The legend of the self-classifying MNIST article, classes 0..9 (as render/classes.py).
+  // The legend of the self-classifying MNIST article, classes 0..9 (as core/view.py's CLASS_COLOURS).
   const CLASS_RGB = [[128, 0, 0], [230, 25, 75], [70, 240, 240], [210, 245, 60], [250, 190, 190],
     [170, 110, 40], [170, 255, 195], [165, 163, 159], [0, 128, 128], [128, 128, 0]];
+  // matplotlib's viridis, 256 RGB byte triples (the colour map of render/views.py's field view)
+  const VIRIDIS = hexBytes(
+    "44015444025645045745055946075a46085c460a5d460b5e470d60470e61471063471164471365481467481668481769" +
+    "48186a481a6c481b6d481c6e481d6f481f70482071482173482374482475482576482677482878482979472a7a472c7a" +
+    "472d7b472e7c472f7d46307e46327e46337f463480453581453781453882443983443a83443b84433d84433e85423f85" +
+    "4240864241864142874144874045884046883f47883f48893e49893e4a893e4c8a3d4d8a3d4e8a3c4f8a3c508b3b518b" +
+    "3b528b3a538b3a548c39558c39568c38588c38598c375a8c375b8d365c8d365d8d355e8d355f8d34608d34618d33628d" +
+    "33638d32648e32658e31668e31678e31688e30698e306a8e2f6b8e2f6c8e2e6d8e2e6e8e2e6f8e2d708e2d718e2c718e" +
+    "2c728e2c738e2b748e2b758e2a768e2a778e2a788e29798e297a8e297b8e287c8e287d8e277e8e277f8e27808e26818e" +
+    "26828e26828e25838e25848e25858e24868e24878e23888e23898e238a8d228b8d228c8d228d8d218e8d218f8d21908d" +
+    "21918c20928c20928c20938c1f948c1f958b1f968b1f978b1f988b1f998a1f9a8a1e9b8a1e9c891e9d891f9e891f9f88" +
+    "1fa0881fa1881fa1871fa28720a38620a48621a58521a68522a78522a88423a98324aa8325ab8225ac8226ad8127ad81" +
+    "28ae8029af7f2ab07f2cb17e2db27d2eb37c2fb47c31b57b32b67a34b67935b77937b87838b9773aba763bbb753dbc74" +
+    "3fbc7340bd7242be7144bf7046c06f48c16e4ac16d4cc26c4ec36b50c46a52c56954c56856c66758c7655ac8645cc863" +
+    "5ec96260ca6063cb5f65cb5e67cc5c69cd5b6ccd5a6ece5870cf5773d05675d05477d1537ad1517cd2507fd34e81d34d" +
+    "84d44b86d54989d5488bd6468ed64590d74393d74195d84098d83e9bd93c9dd93ba0da39a2da37a5db36a8db34aadc32" +
+    "addc30b0dd2fb2dd2db5de2bb8de29bade28bddf26c0df25c2df23c5e021c8e020cae11fcde11dd0e11cd2e21bd5e21a" +
+    "d8e219dae319dde318dfe318e2e418e5e419e7e419eae51aece51befe51cf1e51df4e61ef6e620f8e621fbe723fde725");
 
-  /** The cell each class votes for (argmax of the last `classes` channels). */
-  function votes(m, x, p) {
-    const base = p * m.C + m.C - m.classes;
+  const clamp01 = (v) => (v < 0 ? 0 : v > 1 ? 1 : v);
+  const f32 = Math.fround;
+
+  /** The class cell p votes for: the arg-max of the last `classes` channels (the first on ties). */
+  function votes(classes, C, x, p) {
+    const base = p * C + C - classes;
     let best = 0;
-    for (let k = 1; k < m.classes; k++) if (x[base + k] > x[base + best]) best = k;
+    for (let k = 1; k < classes; k++) if (x[base + k] > x[base + best]) best = k;
     return best;
   }
 
   /**
-   * The state as RGBA bytes (H*W*4) into `out`: premultiplied RGBA over white (growing models),
-   * or digit cells in the colour of their vote shaded by grey (classifiers); adversarial cells
-   * in magenta where alive, a faint magenta tint where they wait in empty cells.
+   * A view (spec.view, from core/view.py) as a painter: (x, p, out, o) writes cell p's RGB bytes at
+   * out[o..o+2] (a Uint8ClampedArray, which clamps and rounds) and returns whether the cell shows
+   * (opaque, or living; every cell for rgb and field). The same pictures as render/views.py's draw.
+   */
+  function painter(view, C) {
+    if (view.kind === "rgba") {
+      const [r, g, b] = view.rgb, a = view.alpha;
+      return (x, p, out, o) => {
+        const base = p * C, white = 1 - clamp01(x[base + a]);
+        out[o] = 255 * (white + x[base + r]); out[o + 1] = 255 * (white + x[base + g]);
+        out[o + 2] = 255 * (white + x[base + b]);
+        return x[base + a] > 0.1;
+      };
+    }
+    if (view.kind === "rgb") {
+      const span = view.high - view.low;
+      return (x, p, out, o) => {
+        for (let q = 0; q < 3; q++) out[o + q] = (255 * (x[p * C + view.channels[q]] - view.low)) / span;
+        return true;
+      };
+    }
+    if (view.kind === "field") {
+      const low = f32(view.low), span = f32(view.high - view.low); // float32, as torch computes it
+      return (x, p, out, o) => {
+        const v = clamp01(f32(f32(x[p * C + view.channel] - low) / span));
+        const k = 3 * Math.round(f32(v * 255));
+        out[o] = VIRIDIS[k]; out[o + 1] = VIRIDIS[k + 1]; out[o + 2] = VIRIDIS[k + 2];
+        return true;
+      };
+    }
+    if (view.kind === "classes") {
+      return (x, p, out, o) => {
+        const value = x[p * C + view.living], grey = value > view.threshold ? clamp01(value) : 0;
+        const colour = CLASS_RGB[votes(view.classes, C, x, p) % CLASS_RGB.length];
+        for (let q = 0; q < 3; q++) out[o + q] = 255 * (1 - grey * (1 - colour[q] / 255));
+        return grey > 0;
+      };
+    }
+    throw new Error(`no picture for view kind ${JSON.stringify(view.kind)}`);
+  }
+
+  /**
+   * The state as RGBA bytes (H*W*4) into `out`, as the model's view draws it; adversarial cells in
+   * magenta where they show, a faint magenta tint where they wait in empty cells.
    */
   function render(m, x, H, W, mask, out) {
-    const C = m.C;
     for (let p = 0; p < H * W; p++) {
-      const base = p * C, o = p * 4;
-      let r, g, b, occupied;
-      if (m.rgb) {
-        const a = Math.min(Math.max(x[base + m.alpha], 0), 1);
-        r = 1 - a + x[base + m.rgb[0]]; g = 1 - a + x[base + m.rgb[1]]; b = 1 - a + x[base + m.rgb[2]];
-        occupied = x[base + m.alpha] > m.threshold;
-      } else {
-        const grey = x[base + m.living] > m.threshold ? Math.min(Math.max(x[base + m.living], 0), 1) : 0;
-        const colour = CLASS_RGB[votes(m, x, p) % CLASS_RGB.length];
-        r = 1 - grey * (1 - colour[0] / 255); g = 1 - grey * (1 - colour[1] / 255); b = 1 - grey * (1 - colour[2] / 255);
-        occupied = grey > 0;
-      }
-      out[o] = 255 * r; out[o + 1] = 255 * g; out[o + 2] = 255 * b; out[o + 3] = 255; // clamped by the array
+      const o = p * 4, shows = m.paint(x, p, out, o);
+      out[o + 3] = 255;
       if (mask && mask[p]) {
-        const t = occupied ? 1 : 0.25;
+        const t = shows ? 1 : 0.25;
         for (let q = 0; q < 3; q++) out[o + q] = (1 - t) * out[o + q] + t * ADVERSARY_RGB[q];
       }
     }
     return out;
   }
 
-  /** How many cells vote for each class, among the living ones (classifiers). */
+  /** How many cells vote for each class, among the living ones (a class view). */
   function tally(m, x, H, W) {
-    const counts = new Array(m.classes).fill(0);
-    for (let p = 0; p < H * W; p++) if (x[p * m.C + m.living] > m.threshold) counts[votes(m, x, p)]++;
+    const v = m.view, counts = new Array(v.classes).fill(0);
+    for (let p = 0; p < H * W; p++) if (x[p * m.C + v.living] > v.threshold) counts[votes(v.classes, m.C, x, p)]++;
     return counts;
   }
 
   return {
     decode, compile, compilePerturbation, compose, perturb, step, seed, aliveMask, livingMask,
-    drawFire, drawNoise, random, render, tally, votes, CLASS_RGB, ADVERSARY_RGB,
+    drawFire, drawNoise, random, painter, render, tally, votes, CLASS_RGB, ADVERSARY_RGB,
   };
 });
