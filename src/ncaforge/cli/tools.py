@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 from pathlib import Path
 
 import click
 import torch
 
-from ncaforge.cli.common import fail, load_model
+from ncaforge.cli.common import command_line, fail, load_model
 
 
 @click.group("import")
@@ -27,7 +25,7 @@ def _import(reader_name: str, file: Path, out: Path) -> None:
     except distill.ImportFormatError as e:
         fail(str(e))
     ckpt.save(out, model, {"imported_from": str(file), "format": fmt,
-                           "command": "nca " + shlex.join(sys.argv[1:])})
+                           "command": command_line()})
     channels = model.layout.channels if hasattr(model, "layout") else model.channels
     click.echo(f"imported {file} ({fmt}, {channels} channels) -> {out}")
 

@@ -82,7 +82,9 @@ class GrowingObjective(PoolObjective):
             raise ValueError(f"start states must be (K, {model.layout.channels}, {self.height}, "
                              f"{self.width}), got {tuple(self.starts.shape)}")
         if mode != "growing" and len(self.starts) > batch_size - damage_count:
-            raise ValueError(f"{len(self.starts)} start states leave no room in a batch of {batch_size}")
+            raise ValueError(f"a batch of {batch_size} (--batch) has no room for its {len(self.starts)} "
+                             f"fresh start states and {damage_count} damaged samples (--damage-count): it "
+                             f"needs more than {len(self.starts) + damage_count}")
         self.adversaries = attack is not None and attack.adversary is not None
         self.fraction, self.region, self.device = fraction, region, device
         if mode != "growing":
