@@ -123,16 +123,16 @@ def test_eval_against_the_models_own_pattern(runner, tmp_path, small_model):
     assert result.exit_code != 0 and "no visible cells" in result.output
 
 
-def test_figures_print_in_a_format_that_fits_and_divergence_is_named():
-    import click
+def test_figures_print_in_a_format_that_fits_and_divergence_is_named(runner, tmp_path):
+    from ncaforge.render.text import blown_up, number
 
-    from ncaforge.cli.common import echo_figures
-
-    @click.command()
-    def show() -> None:
-        echo_figures({"small": 2.1e-7, "broken": float("nan"), "huge": 1.2e35, "fine": 0.8335})
-
-    result = CliRunner().invoke(show)
-    assert "small: 2.1e-07" in result.output and "fine: 0.8335" in result.output
-    assert "1.2e+35" in result.output and "0.000000" not in result.output
-    assert "warning: broken, huge diverged" in result.output
+    figures = {"small": 2.1e-7, "broken": float("nan"), "huge": 1.2e35, "fine": 0.8335}
+    assert [number(v) for v in figures.values()] == ["2.1e-07", "nan", "1.2e+35", "0.8335"]
+    assert blown_up(figures) == ["broken", "huge"]
+    exploding = random_growing(hidden=8, scale=0.0)
+    with torch.no_grad():
+        exploding.update.net[-1].bias.fill_(1e4)  # every channel grows by 1e4 a step
+    ckpt.save(tmp_path / "boom", exploding, {}, None)
+    result = runner.invoke(main, ["eval", "growing", "--model", str(tmp_path / "boom"), "--target", "lizard",
+                                  "--samples", "1", "--persistence-steps", "500"])
+    assert "diverged" in result.output and "0.000000" not in result.output

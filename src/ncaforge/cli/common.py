@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import shlex
 import sys
 import time
@@ -14,7 +13,7 @@ import click
 from torch import nn
 
 from ncaforge.cli.options import given
-from ncaforge.render.text import number
+from ncaforge.render.text import blown_up, number
 
 
 def fail(message: str) -> None:
@@ -136,8 +135,7 @@ def echo_figures(figures: dict[str, Any]) -> None:
     width = max(map(len, figures))
     for key, v in figures.items():
         click.echo(f"{key:>{width}}: {number(v)}")  # a format that fits the magnitude
-    diverged = [k for k, v in figures.items()
-                if isinstance(v, float) and not (math.isfinite(v) and abs(v) < 1e6)]
+    diverged = blown_up(figures)
     if diverged:
         click.echo(f"warning: {', '.join(diverged)} diverged (not finite, or beyond 1e6): the model's states "
                    "blew up during the evaluation", err=True)

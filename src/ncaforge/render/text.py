@@ -71,3 +71,9 @@ def table(rows: Sequence[Sequence[object]], header: Sequence[str] | None = None,
 
     rule = [["-" * w for w in widths]] if head else []
     return "\n".join(line(r) for r in head + rule + cells)
+
+
+def blown_up(figures: dict[str, object], limit: float = 1e6) -> list[str]:
+    """The keys of figures that are not finite or beyond ``limit``: a model that diverged."""
+    return [k for k, v in figures.items()
+            if isinstance(v, float) and not (math.isfinite(v) and abs(v) < limit)]

@@ -24,12 +24,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ncaforge import __version__
 from ncaforge.core import family as registry
 from ncaforge.core.atomic import atomic_dir
 from ncaforge.core.nca import NCA
 from ncaforge.core.perception import FixedPerception, LearnedPerception, filter_bank
 from ncaforge.core.update import UpdateMLP
+from ncaforge.core.version import __version__
 from ncaforge.core.view import ClassView, View
 from ncaforge.interventions.perturbation import Perturbation
 from ncaforge.io.checkpoint import family_of
