@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	# Triton (the gpu extra, about 1 GB) only where there is an NVIDIA GPU to run it
-	if command -v nvidia-smi >/dev/null 2>&1; then \
+	# Triton (the gpu extra, about 1 GB) only where there is an NVIDIA GPU to run it, or when asked
+	# for with TRITON=1 (CI: the kernels' tests run on CPU under TRITON_INTERPRET=1)
+	if [ -n "$(TRITON)" ] || command -v nvidia-smi >/dev/null 2>&1; then \
 	  $(BIN)/python -m pip install -q -e ".[dev,video,gpu]"; \
 	else \
 	  $(BIN)/python -m pip install -q -e ".[dev,video]"; \

@@ -125,14 +125,14 @@ def figures(monkeypatch) -> list:
     kept: list = []
 
     def keep(fig, path):
-        fig.canvas.draw()
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig).draw()  # plots make figures without pyplot: give them a canvas to measure
         kept.append(fig)
         return Path(path)
 
     monkeypatch.setattr(plots, "_save", keep)
-    yield kept
-    for fig in kept:
-        plots.plt.close(fig)
+    return kept
 
 
 def test_plot_phases_keeps_equal_curves_apart_and_the_legend_off_the_data(figures, tmp_path):

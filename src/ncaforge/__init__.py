@@ -5,27 +5,16 @@
 registry is ``ncaforge.core.family`` (``nf.Family``, ``nf.register``).
 """
 
-from ncaforge import kernels  # noqa: F401  (registers the fast steps)
+# Subpackages first: importing one later would set its name on this package over a verb of the same
+# name (ncaforge.render, ncaforge.families); kernels registers the fast steps.
+import ncaforge.families
+import ncaforge.kernels
+import ncaforge.render  # noqa: F401
 from ncaforge.api import animate, attack, build, evaluate, families, grow, load, render, save, train
 from ncaforge.core.family import Family, register
 from ncaforge.core.layout import Layout
 from ncaforge.core.nca import NCA
 from ncaforge.core.version import __version__
 
-__all__ = [
-           "NCA",
-           "Family",
-           "Layout",
-           "__version__",
-           "animate",
-           "attack",
-           "build",
-           "evaluate",
-           "families",
-           "grow",
-           "load",
-           "register",
-           "render",
-           "save",
-           "train",
-]
+__all__ = ["NCA", "Family", "Layout", "__version__", "animate", "attack", "build", "evaluate", "families",
+           "grow", "load", "register", "render", "save", "train"]

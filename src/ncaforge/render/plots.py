@@ -1,32 +1,37 @@
-"""Plots written as PNG files with matplotlib (no display needed)."""
+"""Plots written as PNG files with matplotlib's object API: no display, and no pyplot, so that importing
+ncaforge leaves a notebook's backend alone."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import matplotlib
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
-
-def _save(fig: plt.Figure, path: str | Path) -> Path:
+def _save(fig: Figure, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
     os.replace(tmp, path)
     return path
+
+
+def _figure(rows: int = 1, columns: int = 1, *, figsize: tuple[float, float], layout: str | None = None,
+            **grid: object) -> tuple[Figure, object]:
+    """A figure and its axes, as ``pyplot.subplots`` gives them, without pyplot."""
+    fig = Figure(figsize=figsize, layout=layout)
+    return fig, fig.subplots(rows, columns, gridspec_kw=grid or None)
 
 
 LINE_STYLES = ("-", "--", "-.", ":")
 MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*")
 
 
-def _distinct_lines(ax: plt.Axes, curves: list[tuple[str, object, object]], markers: int = 12) -> None:
+def _distinct_lines(ax: Axes, curves: list[tuple[str, object, object]], markers: int = 12) -> None:
     """Draw named (name, xs, ys) curves so that each stays visible where others coincide with it.
 
     Each gets its own colour, dash pattern and marker (markers staggered along x); earlier curves are
@@ -41,7 +46,7 @@ def _distinct_lines(ax: plt.Axes, curves: list[tuple[str, object, object]], mark
                 markevery=(i * every // n, every))
 
 
-def _legend_outside(ax: plt.Axes) -> None:
+def _legend_outside(ax: Axes) -> None:
     """The legend to the right of the axes, where it cannot cover data."""
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8)
 
@@ -49,7 +54,7 @@ def _legend_outside(ax: plt.Axes) -> None:
 def plot_loss(iterations: list[int], losses: list[float], path: str | Path,
               title: str = "training loss") -> Path:
     """Loss against iteration on a log scale."""
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = _figure(figsize=(6, 3.5))
     ax.plot(iterations, losses, lw=0.6, alpha=0.5, label="loss")
     if len(losses) >= 20:
         k = max(len(losses) // 50, 5)
@@ -68,7 +73,7 @@ def plot_loss(iterations: list[int], losses: list[float], path: str | Path,
 def plot_curves(curves: dict[str, tuple[list[float], list[float]]], path: str | Path,
                 xlabel: str, ylabel: str, title: str = "", log: bool = True) -> Path:
     """Several named (x, y) curves on one axis."""
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = _figure(figsize=(6, 3.5))
     _distinct_lines(ax, [(name, xs, ys) for name, (xs, ys) in curves.items()])
     if log:
         ax.set_yscale("log")
@@ -87,7 +92,7 @@ def plot_agreement(per_digit_accuracy, agreement, path: str | Path, mutation_ste
 
     acc = np.asarray(per_digit_accuracy)
     steps = np.arange(acc.shape[0])
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = _figure(figsize=(6, 3.5))
     lo, hi = np.percentile(acc, [10, 90], axis=1)
     ax.fill_between(steps, lo, hi, alpha=0.2, color="C0", label="cell accuracy, 10-90% of digits")
     _distinct_lines(ax, [("cell accuracy, mean over digits", steps, acc.mean(1)),
@@ -107,7 +112,7 @@ def plot_confusion(matrix, path: str | Path, title: str = "label vs majority vot
     import numpy as np
 
     m = np.asarray(matrix)
-    fig, ax = plt.subplots(figsize=(4.5, 4))
+    fig, ax = _figure(figsize=(4.5, 4))
     ax.imshow(m, cmap="Blues")
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
@@ -125,7 +130,7 @@ def plot_phases(steps: list[int], curves: dict[str, list[float]], boundaries: li
                 ylabel: str = "RGBA MSE", log: bool = True) -> Path:
     """Curves against step with the phase boundaries of a schedule (attack on / off) marked; every curve
     stays visible where it equals another (the host's own curves often do)."""
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = _figure(figsize=(7, 3.5))
     _distinct_lines(ax, [(name.replace("_", " "), steps, values) for name, values in curves.items()])
     for b in boundaries:
         ax.axvline(b, color="k", lw=0.8, alpha=0.5)
@@ -143,7 +148,7 @@ def plot_perturbation(matrix: np.ndarray, values: np.ndarray, vectors: np.ndarra
     colour bar; constrained layout keeps bars and tick labels off the neighbouring axes."""
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4), layout="constrained", width_ratios=[1, 0.8, 1])
+    fig, axes = _figure(1, 3, figsize=(13, 4), layout="constrained", width_ratios=[1, 0.8, 1])
     for ax, image, title in ((axes[0], matrix, "A (rows: input channel)"),
                              (axes[2], vectors, "eigenvectors (columns)")):
         lim = float(np.abs(image).max()) or 1.0
