@@ -89,7 +89,8 @@ def save(path: str | Path, module: nn.Module, provenance: dict[str, Any] | None 
 
 
 def task_from_v1(cfg: dict[str, Any]) -> dict[str, Any] | None:
-    """The task section a version-1 checkpoint implies: the fields its provenance recorded, or None."""
+    """The task section a version-1 checkpoint implies: the fields its provenance recorded, or None
+    (also where it lacks one of the task class's ``v1_required`` fields)."""
     prov = cfg.get("provenance") or {}
     kind = "attack" if "attack" in prov else cfg.get("family")
     try:
@@ -99,7 +100,7 @@ def task_from_v1(cfg: dict[str, Any]) -> dict[str, Any] | None:
     recorded = {**(prov.get("train_config") or {}).get("extra", {}), **prov}
     names = {f.name for f in fields(cls)}
     found = {k: v for k, v in recorded.items() if k in names}
-    if kind == "growing" and "target" not in found:
+    if any(name not in found for name in getattr(cls, "v1_required", ())):
         return None
     return {"kind": kind, **found} if found else None
 

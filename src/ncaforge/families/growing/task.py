@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 import torch
 
@@ -30,6 +31,9 @@ class GrowingTask(Config):
     damage_count: int = field(default=3, metadata={"help": "Samples damaged per batch in regenerating mode."})
     grid: tuple[int, int] | None = field(default=None, metadata={
         "cli": False, "help": "The grid H W the target makes (filled in when training starts)."})
+
+    # A version-1 checkpoint implies this task only where its provenance recorded the target.
+    v1_required: ClassVar[tuple[str, ...]] = ("target",)
 
     def image(self) -> torch.Tensor:
         """The target as premultiplied RGBA (4, H, W) on its padded grid."""
