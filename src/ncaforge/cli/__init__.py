@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ncaforge.cli import attack, data, evaluate, show, tools, train, web
+from ncaforge.core.errors import NcaError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class Main(click.Group):
+    """The command group that turns the library's errors (bad input, damaged files, diverged runs) and
+    the system's (a full disk, a read-only folder) into one line and exit code 1; Ctrl-C into 130."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NcaError as e:
+            raise click.ClickException(str(e)) from e
+        except OSError as e:
+            where = f": {e.filename}" if e.filename else ""
+            raise click.ClickException(f"{e.strerror or e}{where}") from e
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="ncaforge")
 def main() -> None:
     """ncaforge: grow, train, damage and analyse Neural Cellular Automata.

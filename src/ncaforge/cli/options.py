@@ -3,8 +3,8 @@
 Each field becomes ``--field-name`` (or ``metadata["flag"]``) with its type, default and
 ``metadata["help"]``; ``tuple[int, int]`` takes two numbers, ``tuple[str, ...]`` a
 comma-separated list (or, with ``metadata["multiple"]``, a repeatable option),
-``metadata["choices"]`` a fixed set; ``metadata["cli"] = False`` hides a field that
-training fills in itself (a task's grid).
+``metadata["choices"]`` a fixed set, ``metadata["min"]`` / ``["max"]`` a range;
+``metadata["cli"] = False`` hides a field that training fills in itself (a task's grid).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import click
 from click.core import ParameterSource
 
 from ncaforge.core import family as registry
+from ncaforge.core.errors import ConfigError
 
 
 def _unwrap(hint: Any) -> tuple[Any, bool]:
@@ -30,7 +31,7 @@ def _unwrap(hint: Any) -> tuple[Any, bool]:
 
 
 def _option(name: str, hint: Any, default: Any, meta: dict) -> click.Option:
-    kind, optional = _unwrap(hint)
+    kind, _ = _unwrap(hint)
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     flag = meta.get("flag", "--" + name.replace("_", "-"))
     extra: dict[str, Any] = {"help": meta.get("help"), "required": bool(meta.get("required"))}
@@ -39,7 +40,8 @@ def _option(name: str, hint: Any, default: Any, meta: dict) -> click.Option:
     if meta.get("metavar"):
         extra["metavar"] = meta["metavar"]
     if origin is tuple and args and args[-1] is not Ellipsis:  # a fixed number of values
-        return click.Option([flag, name], nargs=len(args), type=args[0], default=default, **extra)
+        return click.Option([flag, name], nargs=len(args), type=_ranged(args[0], meta), default=default,
+                            **extra)
     if origin is tuple and meta.get("multiple"):
         return click.Option([flag, name], multiple=True, type=args[0], default=default or None, **extra)
     if origin is tuple:  # a comma-separated list
@@ -52,9 +54,14 @@ def _option(name: str, hint: Any, default: Any, meta: dict) -> click.Option:
     if meta.get("path"):
         path = click.Path(file_okay=meta["path"] != "dir", dir_okay=meta["path"] != "file")
         return click.Option([flag, name], type=path, default=default, **extra)
-    if optional and default is None and kind in (int, float, str):
-        return click.Option([flag, name], type=kind, default=None, **extra)
-    return click.Option([flag, name], type=kind, default=default, **extra)
+    return click.Option([flag, name], type=_ranged(kind, meta), default=default, **extra)
+
+
+def _ranged(kind: Any, meta: dict) -> Any:
+    """``kind``, or a click range type when the field's metadata bounds it (``min`` / ``max``)."""
+    if kind in (int, float) and ("min" in meta or "max" in meta):
+        return (click.IntRange if kind is int else click.FloatRange)(meta.get("min"), meta.get("max"))
+    return kind
 
 
 def _split(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...] | None:
@@ -92,9 +99,14 @@ def with_options(options: list[click.Option]) -> Callable:
 
 
 def pick(cls: type, values: dict[str, Any]) -> Any:
-    """An instance of the dataclass ``cls`` from the values of its fields in ``values`` (None: default)."""
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in values.items() if k in names and v is not None})
+    """An instance of the dataclass ``cls`` from the values of its fields in ``values`` (None: default);
+    a value the dataclass refuses is a usage error naming its option."""
+    flags = {f.name: f.metadata.get("flag", "--" + f.name.replace("_", "-")) for f in fields(cls)}
+    try:
+        return cls(**{k: v for k, v in values.items() if k in flags and v is not None})
+    except ConfigError as e:
+        name = e.where.split(".")[-1].split("[")[0]
+        raise click.BadParameter(e.problem, param_hint=f"'{flags[name]}'" if name in flags else None) from e
 
 
 def given(ctx: click.Context) -> set[str]:

@@ -16,12 +16,13 @@ from typing import Any
 from torch import nn
 
 from ncaforge.core.config import Config
+from ncaforge.core.errors import NcaError
 from ncaforge.core.view import View
 
 ENTRY_POINT_GROUP = "ncaforge.families"
 
 
-class FamilyError(ValueError):
+class FamilyError(NcaError, ValueError):
     """An unknown family, task kind or capability."""
 
 

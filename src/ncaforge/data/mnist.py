@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ncaforge.core.atomic import atomic_file
+from ncaforge.core.errors import NcaError
 
 IDX_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
              "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}
@@ -35,7 +36,7 @@ HUB_DATA = "mnist/data/mnist.pkl.gz"
 HUB_GLOBALS = ("numpy.core.multiarray _reconstruct", "numpy ndarray", "numpy dtype")
 
 
-class MnistError(RuntimeError):
+class MnistError(NcaError, RuntimeError):
     """The MNIST data cannot be found or read."""
 
 

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
+from ncaforge.core.errors import NcaError
+
 BUNDLED = {"lizard": "lizard.png"}
 NOTO_FONT_PATHS = (
     "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf",
@@ -21,7 +23,7 @@ NOTO_FONT_PATHS = (
 )
 
 
-class TargetError(ValueError):
+class TargetError(NcaError, ValueError):
     """A target could not be read or made."""
 
 

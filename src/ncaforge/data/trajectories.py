@@ -15,12 +15,13 @@ import imageio.v3 as iio
 import numpy as np
 
 from ncaforge.core.atomic import atomic_file
+from ncaforge.core.errors import NcaError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".gif", ".mp4", ".mov", ".avi", ".webm")
 
 
-class TrajectoryError(ValueError):
+class TrajectoryError(NcaError, ValueError):
     """A file or folder that is not a usable trajectory."""
 
 

@@ -21,6 +21,7 @@ from torch import nn
 from ncaforge.core import family as registry
 from ncaforge.core.atomic import atomic_dir, recover_dir
 from ncaforge.core.config import Config
+from ncaforge.core.errors import ConfigError, NcaError
 from ncaforge.core.version import __version__
 
 FORMAT_VERSION = 2
@@ -29,7 +30,7 @@ FEATURE_ORDER = "interleaved"  # per channel [f0, f1, ...]; see core/perception.
 MODEL_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(NcaError, ValueError):
     """A checkpoint is missing, damaged, or does not fit what was asked for."""
 
 
@@ -75,6 +76,7 @@ def write_model(directory: Path, module: nn.Module, provenance: dict[str, Any] |
                 task: Config | None = None) -> None:
     """Write model files into an existing directory (no atomicity: see save)."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    check_finite(tensors, f"{type(module).__name__} to be saved in {directory}")
     save_file(tensors, str(directory / MODEL_FILE))
     config = model_config(module, provenance, task)
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
@@ -111,12 +113,14 @@ def read_config(path: str | Path) -> dict[str, Any]:
     if not path.is_dir():
         raise CheckpointError(f"no checkpoint directory at {path}")
     cfg_path = path / CONFIG_FILE
-    if not cfg_path.exists() or not (path / MODEL_FILE).exists():
+    if not cfg_path.is_file() or not (path / MODEL_FILE).is_file():
         raise CheckpointError(f"{path} is not a checkpoint: it needs {MODEL_FILE} and {CONFIG_FILE}")
     try:
         cfg = json.loads(cfg_path.read_text())
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{cfg_path} is not valid JSON: {e}") from e
+    if not isinstance(cfg, dict):
+        raise CheckpointError(f"{cfg_path}: expected a JSON object, got {type(cfg).__name__}")
     version = cfg.get("format_version")
     if version not in READABLE_VERSIONS:
         raise CheckpointError(f"{path}: checkpoint format version {version!r} is not supported "
@@ -128,6 +132,11 @@ def read_config(path: str | Path) -> dict[str, Any]:
     if cfg.get("feature_order", FEATURE_ORDER) != FEATURE_ORDER:
         raise CheckpointError(f"{path}: feature order {cfg['feature_order']!r} is not "
                               f"{FEATURE_ORDER!r}")
+    for key, kind in (("config", dict), ("provenance", dict), ("task", dict), ("layout", dict)):
+        if key == "config" and key not in cfg:
+            raise CheckpointError(f"{cfg_path}: no 'config' section (the model's settings)")
+        if cfg.get(key) is not None and not isinstance(cfg[key], kind):
+            raise CheckpointError(f"{cfg_path}: '{key}' must be a JSON object, got {type(cfg[key]).__name__}")
     if version == 1:
         cfg = {**cfg, "format_version": FORMAT_VERSION, "task": task_from_v1(cfg)}
     return cfg
@@ -141,7 +150,10 @@ def read_task(section: dict[str, Any] | None, where: str | Path) -> Config | Non
         cls = registry.task_class(section.get("kind"))
     except registry.FamilyError as e:
         raise CheckpointError(f"{where}: {e}") from e
-    return cls.from_dict({k: v for k, v in section.items() if k != "kind"})
+    try:
+        return cls.from_dict({k: v for k, v in section.items() if k != "kind"})
+    except ConfigError as e:
+        raise CheckpointError(f"{where}: task section: {e}") from e
 
 
 def load(path: str | Path, family: str | None = None, device: str | torch.device = "cpu") -> nn.Module:
@@ -149,8 +161,11 @@ def load(path: str | Path, family: str | None = None, device: str | torch.device
     cfg = read_config(path)
     if family is not None and cfg["family"] != family:
         raise CheckpointError(f"{path} holds a {cfg['family']!r} model, expected {family!r}")
-    module = registry.build(cfg["family"], cfg["config"])
-    tensors = load_file(str(Path(path) / MODEL_FILE))
+    try:
+        module = registry.build(cfg["family"], cfg["config"])
+    except ConfigError as e:
+        raise CheckpointError(f"{Path(path) / CONFIG_FILE}: {e}") from e
+    tensors = read_weights(Path(path) / MODEL_FILE)
     expected = module.state_dict()
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
@@ -162,6 +177,28 @@ def load(path: str | Path, family: str | None = None, device: str | torch.device
             raise CheckpointError(f"{path}: tensor {name!r} has shape {tuple(t.shape)}, the config "
                                   f"implies {tuple(expected[name].shape)}")
     module.load_state_dict(tensors)
-    module.provenance = cfg.get("provenance", {})
+    module.provenance = cfg.get("provenance") or {}
     module.task = read_task(cfg.get("task"), path)
     return module.to(device).eval()
+
+
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a ``model.safetensors``, every one finite, or an error naming what is wrong."""
+    try:
+        tensors = load_file(str(path))
+    except OSError as e:
+        raise CheckpointError(f"cannot read {path}: {e.strerror or e}") from e
+    except Exception as e:  # safetensors raises its own SafetensorError (truncated, empty, not safetensors)
+        raise CheckpointError(f"{path} is not a readable safetensors file ({e}); it may be truncated "
+                              "or not a checkpoint's weights") from e
+    check_finite(tensors, str(path))
+    return tensors
+
+
+def check_finite(tensors: dict[str, torch.Tensor], where: str) -> None:
+    """Refuse weights holding NaN or infinity (a diverged run), naming the first such tensor."""
+    for name, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise CheckpointError(f"{where}: tensor {name!r} holds {bad} non-finite values (NaN or inf) "
+                                  f"of {t.numel()}: the model diverged and cannot be used")

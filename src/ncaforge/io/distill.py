@@ -29,13 +29,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from ncaforge.core.errors import NcaError
 from ncaforge.core.nca import NCA
 from ncaforge.families.classifier.model import ClassifierConfig, build_classifier
 from ncaforge.families.growing.model import GrowingConfig, build_growing
 from ncaforge.interventions.perturbation import Perturbation
 
 
-class ImportFormatError(ValueError):
+class ImportFormatError(NcaError, ValueError):
     """A file is not in a format this importer knows."""
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from ncaforge.core.atomic import recover_dir
+from ncaforge.core.errors import NcaError
 from ncaforge.io import checkpoint as ckpt
 from ncaforge.training import distributed
 from ncaforge.training.trainer import STATE_JSON, TrainConfig, Trainer
@@ -27,7 +28,7 @@ MAY_CHANGE = frozenset({"iterations", "checkpoint_every", "grad_checkpoint", "th
 SCHEDULE_KEYS = ("iterations", "lr", "lr_drops", "seed", "checkpoint_every")
 
 
-class ResumeError(ValueError):
+class ResumeError(NcaError, ValueError):
     """A resume that does not fit the run it would continue."""
 
 

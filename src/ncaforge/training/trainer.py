@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import platform
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -41,6 +42,7 @@ from safetensors.torch import save_file
 
 from ncaforge.core.atomic import atomic_dir, recover_dir, write_text
 from ncaforge.core.config import Config
+from ncaforge.core.errors import NcaError
 from ncaforge.core.progress import bar
 from ncaforge.io import checkpoint as ckpt
 from ncaforge.render.plots import plot_loss
@@ -73,7 +75,7 @@ class Objective(Protocol):
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None: ...
 
 
-class TrainingError(RuntimeError):
+class TrainingError(NcaError, RuntimeError):
     """Training cannot go on (non-finite loss or state, or an unusable resume)."""
 
 
@@ -320,6 +322,9 @@ class Trainer:
                 loss.backward()
                 normalize_gradients(self.params)
                 self.optimizer.step()
+                if not all(bool(torch.isfinite(p).all()) for p in self.params):  # never saved as "good"
+                    raise TrainingError(f"training diverged at iteration {self.iteration + 1}: the weights "
+                                        f"became non-finite. {self._what_is_kept()}")
                 self.iteration += 1
                 self.elapsed += time.perf_counter() - start
                 record = {"iteration": self.iteration, "loss": value, "lr": lr,
@@ -332,6 +337,10 @@ class Trainer:
                     self.save()
                 elif self.metrics_every and self.iteration % self.metrics_every == 0:
                     self._flush_metrics()
+        except KeyboardInterrupt:
+            if self.group.main:
+                print(f"\ninterrupted at iteration {self.iteration}. {self._what_is_kept()}", file=sys.stderr)
+            raise
         finally:
             progress_bar.close()
         if self._evaluated != self.iteration:
@@ -359,7 +368,7 @@ class Trainer:
         path = self.ckpt_dir / STATE_JSON
         saved = json.loads(path.read_text())["iteration"] if path.exists() else "none"
         return (f"The last good checkpoint (iteration {saved}) is kept in {self.ckpt_dir}; "
-                "resume from it with a lower --lr")
+                "resume from it (with a lower --lr after a divergence)")
 
 
 StepHook = Callable[[Trainer, dict[str, float]], object]

@@ -23,13 +23,18 @@ from ncaforge.core.update import UpdateMLP
 class ClassifierConfig(Config):
     """Every hyperparameter of a classifier model; stored in a checkpoint's config.json."""
 
-    channels: int = field(default=20, metadata={"help": "State channels (the digit, hidden, logits)."})
-    classes: int = field(default=10, metadata={"help": "Classes, held in the last channels as logits."})
-    features: int | None = field(default=None, metadata={"help": "Perception width [--hidden]."})
-    hidden: int = field(default=80, metadata={"help": "Width of the perception and the update MLP."})
-    fire_rate: float = field(default=0.5, metadata={"help": "Probability that a cell updates in a step."})
-    alive_threshold: float = field(default=0.1, metadata={"help": "Cells whose digit exceeds this update."})
-    noise: float = field(default=0.02, metadata={"help": "Residual noise on every update."})
+    channels: int = field(default=20, metadata={"min": 2,
+        "help": "State channels (the digit, hidden, logits)."})
+    classes: int = field(default=10, metadata={"min": 2,
+        "help": "Classes, held in the last channels as logits."})
+    features: int | None = field(default=None, metadata={"min": 1, "help": "Perception width [--hidden]."})
+    hidden: int = field(default=80, metadata={"min": 1,
+        "help": "Width of the perception and the update MLP."})
+    fire_rate: float = field(default=0.5, metadata={"min": 0.0, "max": 1.0,
+        "help": "Probability that a cell updates in a step."})
+    alive_threshold: float = field(default=0.1, metadata={"min": 0.0,
+        "help": "Cells whose digit exceeds this update."})
+    noise: float = field(default=0.02, metadata={"min": 0.0, "help": "Residual noise on every update."})
 
 
 def build_classifier(config: ClassifierConfig | None = None) -> NCA:

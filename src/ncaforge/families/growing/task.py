@@ -19,17 +19,19 @@ class GrowingTask(Config):
 
     target: str = field(default="lizard", metadata={
         "help": "Bundled name (lizard), emoji:<char>, or an image file (PNG/JPEG/WebP)."})
-    target_size: int = field(default=40, metadata={"help": "Longer side of the target, in cells."})
-    pad: int = field(default=16, metadata={"help": "Empty cells around the target."})
+    target_size: int = field(default=40, metadata={"min": 1, "help": "Longer side of the target, in cells."})
+    pad: int = field(default=16, metadata={"min": 0, "help": "Empty cells around the target."})
     mode: str = field(default="regenerating", metadata={
         "choices": MODES, "help": "growing: every batch from seeds; persistent: a sample pool; "
                                   "regenerating: the pool, and the best samples damaged."})
-    batch: int = field(default=8, metadata={"help": "Samples per iteration (global under torchrun)."})
-    pool: int = field(default=1024, metadata={"help": "Sample pool size (global under torchrun)."})
-    steps: tuple[int, int] = field(default=(64, 96), metadata={
+    batch: int = field(default=8, metadata={"min": 1,
+        "help": "Samples per iteration (global under torchrun)."})
+    pool: int = field(default=1024, metadata={"min": 1, "help": "Sample pool size (global under torchrun)."})
+    steps: tuple[int, int] = field(default=(64, 96), metadata={"min": 1, "interval": True,
         "help": "Rollout length drawn uniformly from [LO, HI)."})
-    damage_count: int = field(default=3, metadata={"help": "Samples damaged per batch in regenerating mode."})
-    grid: tuple[int, int] | None = field(default=None, metadata={
+    damage_count: int = field(default=3, metadata={"min": 0,
+        "help": "Samples damaged per batch in regenerating mode."})
+    grid: tuple[int, int] | None = field(default=None, metadata={"min": 1,
         "cli": False, "help": "The grid H W the target makes (filled in when training starts)."})
 
     # A version-1 checkpoint implies this task only where its provenance recorded the target.

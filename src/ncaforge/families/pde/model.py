@@ -24,13 +24,15 @@ from ncaforge.core.update import UpdateMLP
 class PDEConfig(Config):
     """Every hyperparameter of a PDE NCA; stored in a checkpoint's config.json."""
 
-    channels: int = field(default=8, metadata={"help": "State channels (observed + hidden)."})
-    observed: int = field(default=2, metadata={"cli": False, "help": "Channels compared with the data."})
-    hidden: int = field(default=32, metadata={"help": "Width of the update MLP."})
+    channels: int = field(default=8, metadata={"min": 1, "help": "State channels (observed + hidden)."})
+    observed: int = field(default=2, metadata={"min": 1, "cli": False,
+        "help": "Channels compared with the data."})
+    hidden: int = field(default=32, metadata={"min": 1, "help": "Width of the update MLP."})
     filters: tuple[str, ...] = field(default=("identity", "laplacian"), metadata={
         "help": f"Perception kernels, comma-separated: {', '.join(FILTERS)}."})
     padding: str = field(default="circular", metadata={"choices": PADDING_MODES, "help": "Grid border."})
-    fire_rate: float = field(default=1.0, metadata={"help": "Probability that a cell updates in a step."})
+    fire_rate: float = field(default=1.0, metadata={"min": 0.0, "max": 1.0,
+        "help": "Probability that a cell updates in a step."})
 
 
 def build_pde(config: PDEConfig | None = None) -> NCA:

@@ -16,15 +16,18 @@ class PDETask(Config):
         "multiple": True, "required": True, "metavar": "PATH",
         "help": "Trajectories: .npz files or folders of them (from `nca data pde`), a folder of images, "
                 "or a GIF/MP4 (repeatable)."})
-    every: int | None = field(default=None, metadata={
+    every: int | None = field(default=None, metadata={"min": 1,
         "help": "NCA steps between frames [the data's spacing, from `nca data pde`; else 32]."})
-    batch: int = field(default=8, metadata={"help": "Samples per iteration (global under torchrun)."})
-    pool: int = field(default=64, metadata={"help": "Pool size (global under torchrun)."})
-    unroll: int = field(default=1, metadata={"help": "Frames run per iteration."})
-    restart: float = field(default=0.5, metadata={
+    batch: int = field(default=8, metadata={"min": 1,
+        "help": "Samples per iteration (global under torchrun)."})
+    pool: int = field(default=64, metadata={"min": 1, "help": "Pool size (global under torchrun)."})
+    unroll: int = field(default=1, metadata={"min": 1, "help": "Frames run per iteration."})
+    restart: float = field(default=0.5, metadata={"min": 0.0, "max": 1.0,
         "help": "Fraction of each batch restarted from true frames (the rest carry on)."})
     l1: float = field(default=0.0, metadata={"help": "L1 penalty on the weights."})
-    horizon: int | None = field(default=None, metadata={"cli": False, "help": "Steps the data spans."})
-    grid: tuple[int, int] | None = field(default=None, metadata={"cli": False, "help": "The data's H W."})
+    horizon: int | None = field(default=None, metadata={"min": 1, "cli": False,
+        "help": "Steps the data spans."})
+    grid: tuple[int, int] | None = field(default=None, metadata={"min": 1, "cli": False,
+        "help": "The data's H W."})
     data_meta: dict[str, Any] | None = field(default=None, metadata={
         "cli": False, "help": "How the data was made (`nca data pde`): the PDE, its parameters, the ICs."})
