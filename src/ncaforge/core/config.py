@@ -1,8 +1,8 @@
 """The dataclass configs that checkpoints record: their JSON round trip, and every value checked.
 
 A field may say in its metadata what it accepts beyond its type: ``min`` / ``max`` (inclusive bounds,
-of each value of a tuple), ``choices``, and ``interval`` (a pair LO < HI); the same metadata gives the
-command-line options their ranges (cli/options.py).
+of each value of a tuple), ``choices``, ``nonempty`` (a tuple) and ``interval`` (a pair LO < HI); the
+same metadata gives the command-line options their ranges (cli/options.py).
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ def checked(value: Any, hint: Any, where: str, meta: typing.Mapping[str, Any] | 
             raise ConfigError(where, f"expected {len(args)} values, got {len(value)}")
         value = tuple(checked(v, h, f"{where}[{i}]", meta) for i, (v, h) in enumerate(zip(value, hints,
                                                                                          strict=True)))
+        if meta.get("nonempty") and not value:
+            raise ConfigError(where, "expected at least one value, got none")
         if meta.get("interval") and not value[0] < value[1]:
             raise ConfigError(where, f"[{value[0]}, {value[1]}) is empty: the end must exceed the start")
         return value

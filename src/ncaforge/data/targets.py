@@ -57,17 +57,36 @@ def open_image(path: str | Path) -> Image.Image:
         raise TargetError(f"target image {path} does not exist")
     try:
         with Image.open(path) as img:
-            return img.convert("RGBA")
-    except (UnidentifiedImageError, OSError) as e:
+            return to_rgba(img)
+    except Image.DecompressionBombError as e:
+        raise TargetError(f"{path} is too large an image to use as a target: {e}") from e
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
         raise TargetError(f"{path} is not an image Pillow can read (PNG, JPEG, WebP, ...): {e}") from e
+
+
+def to_rgba(img: Image.Image) -> Image.Image:
+    """``img`` as 8-bit RGBA; 16-bit and 32-bit grey are scaled, not clipped to 0/255."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or a.max() > 255 else 255.0
+        img = Image.fromarray(np.clip(np.rint(a / top * 255), 0, 255).astype(np.uint8), "L")
+    return img.convert("RGBA")
 
 
 def image_to_target(img: Image.Image, size: int = 40, pad: int = 16) -> torch.Tensor:
     """Resize (longer side = ``size``, Lanczos), premultiply, pad: (4, H, W) float32."""
     if size < 1 or pad < 0:
         raise TargetError(f"target size must be >= 1 and pad >= 0, got size={size}, pad={pad}")
+    if img.getchannel("A").getbbox() is None:
+        raise TargetError("the target image is fully transparent: nothing to grow (its alpha is 0 "
+                          "everywhere; NCA targets are the opaque part of an RGBA image)")
     img = img.copy()
-    img.thumbnail((size, size), Image.Resampling.LANCZOS)
+    if max(img.size) < size:  # the longer side becomes ``size``: small images are enlarged too
+        scale = size / max(img.size)
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
+                         Image.Resampling.LANCZOS)
+    else:
+        img.thumbnail((size, size), Image.Resampling.LANCZOS)
     a = np.asarray(img, dtype=np.float32) / 255.0
     a[..., :3] *= a[..., 3:4]
     t = torch.from_numpy(a).permute(2, 0, 1).contiguous()
@@ -85,4 +104,7 @@ def load_target(spec: str, size: int = 40, pad: int = 16) -> torch.Tensor:
         img = render_emoji(char)
     else:
         img = open_image(spec)
-    return image_to_target(img, size, pad)
+    try:
+        return image_to_target(img, size, pad)
+    except TargetError as e:
+        raise TargetError(f"{spec}: {e}") from e

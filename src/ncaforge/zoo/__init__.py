@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from importlib import resources
 from pathlib import Path
 
@@ -96,6 +97,8 @@ def load_term(spec: str) -> tuple[torch.nn.Module, float]:
         except ValueError:
             scale = None
         if scale is not None:
+            if not math.isfinite(scale):
+                raise ckpt.CheckpointError(f"{spec!r}: the scale k must be a finite number, got {k}")
             return load(name, family="perturbation"), scale
     return load(spec, family="perturbation"), 1.0
 

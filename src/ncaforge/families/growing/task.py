@@ -19,8 +19,9 @@ class GrowingTask(Config):
 
     target: str = field(default="lizard", metadata={
         "help": "Bundled name (lizard), emoji:<char>, or an image file (PNG/JPEG/WebP)."})
-    target_size: int = field(default=40, metadata={"min": 1, "help": "Longer side of the target, in cells."})
-    pad: int = field(default=16, metadata={"min": 0, "help": "Empty cells around the target."})
+    target_size: int = field(default=40, metadata={"min": 1, "max": 2048,
+            "help": "Longer side of the target, in cells."})
+    pad: int = field(default=16, metadata={"min": 0, "max": 2048, "help": "Empty cells around the target."})
     mode: str = field(default="regenerating", metadata={
         "choices": MODES, "help": "growing: every batch from seeds; persistent: a sample pool; "
                                   "regenerating: the pool, and the best samples damaged."})

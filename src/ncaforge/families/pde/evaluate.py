@@ -166,16 +166,18 @@ class PDEEvaluation:
         "multiple": True, "metavar": "PATH",
         "help": "Test trajectories reaching twice the training horizon [new Gray-Scott conditions, "
                 "simulated like the training data]."})
-    test: int = field(default=4, metadata={"help": "Unseen initial conditions to simulate (without --data)."})
-    limit: int | None = field(default=None, metadata={"help": "Use at most N test trajectories [all]."})
-    large: int = field(default=128, metadata={
+    test: int = field(default=4, metadata={"min": 1,
+            "help": "Unseen initial conditions to simulate (without --data)."})
+    limit: int | None = field(default=None, metadata={"min": 1,
+            "help": "Use at most N test trajectories [all]."})
+    large: int = field(default=128, metadata={"min": 0, "max": 4096,
         "help": "Side of the larger grid run to 1x horizon from new conditions (0: skip)."})
     seed: int = field(default=0, metadata={
         "help": "Which unseen conditions: seed S simulates the test seeds offset by 1000 S."})
     plots: str | None = field(default=None, metadata={
         "path": "dir",
         "help": "Write frames.png (PDE above NCA), error.png, spectra.png and large.png here."})
-    threads: int = field(default=0, metadata={"help": "CPU threads (0: PyTorch's default)."})
+    threads: int = field(default=0, metadata={"min": 0, "help": "CPU threads (0: PyTorch's default)."})
 
 
 def run_evaluation(nca: NCA, options: PDEEvaluation, progress: bool = False, json_path: str | None = None

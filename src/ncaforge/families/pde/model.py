@@ -29,6 +29,7 @@ class PDEConfig(Config):
         "help": "Channels compared with the data."})
     hidden: int = field(default=32, metadata={"min": 1, "help": "Width of the update MLP."})
     filters: tuple[str, ...] = field(default=("identity", "laplacian"), metadata={
+        "choices": FILTERS, "nonempty": True,
         "help": f"Perception kernels, comma-separated: {', '.join(FILTERS)}."})
     padding: str = field(default="circular", metadata={"choices": PADDING_MODES, "help": "Grid border."})
     fire_rate: float = field(default=1.0, metadata={"min": 0.0, "max": 1.0,

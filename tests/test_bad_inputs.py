@@ -1,0 +1,254 @@
+"""Bad input, generated: every case ends with a non-zero exit and a short message, never a traceback,
+and leaves no half-written file behind.
+
+Cases are made from the things a user hands the `nca` command: checkpoints (each config and task field
+given a value of the wrong type or out of range, each file damaged), numbers on the command line, and
+data files (targets, trajectories, perturbations, MNIST folders).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import types
+import typing
+import zlib
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+from safetensors.torch import save_file
+
+from conftest import random_growing
+from ncaforge.cli import main
+from ncaforge.families.growing.model import GrowingConfig
+from ncaforge.families.growing.task import GrowingTask
+from ncaforge.io import checkpoint as ckpt
+
+
+def run(args: list[str]):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def assert_clear_failure(result, where: Path | None = None) -> None:
+    """A non-zero exit through click (not an uncaught exception), a message of a few lines, no
+    traceback, and no temporary file left in ``where``."""
+    assert result.exit_code != 0, f"accepted: {result.output}"
+    assert isinstance(result.exception, SystemExit), f"uncaught {result.exception!r}\n{result.output}"
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert 1 <= len(lines) <= 6, result.output
+    if where is not None and where.exists():
+        leftovers = [p.name for p in where.rglob("*") if ".tmp" in p.name]
+        assert not leftovers, leftovers
+
+
+# ----- checkpoints ---------------------------------------------------------------------------------
+
+def wrong_values(cls: type) -> list[tuple[str, object]]:
+    """(field, value) pairs that ``cls`` must refuse: a value of another type for every field, and
+    values outside the bounds its metadata declares."""
+    hints = typing.get_type_hints(cls)
+    cases: list[tuple[str, object]] = []
+    for f in fields(cls):
+        hint = hints[f.name]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        kind = args[0] if typing.get_origin(hint) in (typing.Union, types.UnionType) else hint
+        origin = typing.get_origin(kind)
+        if kind is int:
+            cases += [(f.name, "16"), (f.name, 1.5), (f.name, True), (f.name, [1])]
+        elif kind is float:
+            cases += [(f.name, "0.5"), (f.name, [0.5]), (f.name, math.nan), (f.name, math.inf)]
+        elif kind is str:
+            cases += [(f.name, 3), (f.name, ["x"])]
+        elif origin is tuple:
+            cases += [(f.name, "abc"), (f.name, 5), (f.name, {"a": 1})]
+            if typing.get_args(kind)[-1] is not Ellipsis:
+                cases.append((f.name, [1, 2, 3]))
+        if "min" in f.metadata:
+            low = f.metadata["min"] - 1
+            cases.append((f.name, [low, low] if origin is tuple else low))
+        if "max" in f.metadata:
+            cases.append((f.name, f.metadata["max"] + 1))
+        if "choices" in f.metadata:
+            cases.append((f.name, "no-such-choice"))
+        if f.metadata.get("interval"):
+            cases.append((f.name, [9, 3]))
+    return cases
+
+
+@pytest.fixture(scope="module")
+def good_checkpoint(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("good") / "model"
+    ckpt.save(path, random_growing(hidden=8), {"command": "a test"},
+              GrowingTask(target="lizard", target_size=8, pad=2, grid=(12, 12)))
+    return path
+
+
+def damaged(good: Path, where: Path, change: Callable[[Path], None]) -> Path:
+    """A copy of ``good`` with ``change`` applied to it."""
+    import shutil
+
+    shutil.copytree(good, where)
+    change(where)
+    return where
+
+
+def edit_config(edit: Callable[[dict], object]) -> Callable[[Path], None]:
+    def change(path: Path) -> None:
+        config = json.loads((path / "config.json").read_text())
+        config = edit(config) or config
+        (path / "config.json").write_text(json.dumps(config))
+    return change
+
+
+def set_field(section: str, name: str, value: object) -> Callable[[Path], None]:
+    return edit_config(lambda c: c[section].__setitem__(name, value))
+
+
+def weights(change: Callable[[dict[str, torch.Tensor]], None]) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        from safetensors.torch import load_file
+
+        tensors = load_file(str(path / "model.safetensors"))
+        change(tensors)
+        save_file(tensors, str(path / "model.safetensors"))
+    return write
+
+
+def put(tensors: dict, name: str, value: float) -> None:
+    tensors[name].view(-1)[0] = value
+
+
+FILE_CASES: dict[str, Callable[[Path], None]] = {
+    "config missing": lambda p: (p / "config.json").unlink(),
+    "config not JSON": lambda p: (p / "config.json").write_text("{not json"),
+    "config a list": lambda p: (p / "config.json").write_text("[1, 2]"),
+    "config binary": lambda p: (p / "config.json").write_bytes(b"\xff\xfe\x00\x01"),
+    "config section missing": edit_config(lambda c: c.pop("config")),
+    "config section a string": edit_config(lambda c: c.__setitem__("config", "16 channels")),
+    "provenance a list": edit_config(lambda c: c.__setitem__("provenance", [1, 2])),
+    "task a string": edit_config(lambda c: c.__setitem__("task", "lizard")),
+    "task of an unknown kind": set_field("task", "kind", "no-such-task"),
+    "family unknown": edit_config(lambda c: c.__setitem__("family", "no-such-family")),
+    "family missing": edit_config(lambda c: c.pop("family")),
+    "format version 99": edit_config(lambda c: c.__setitem__("format_version", 99)),
+    "format version a string": edit_config(lambda c: c.__setitem__("format_version", "2")),
+    "feature order grouped": edit_config(lambda c: c.__setitem__("feature_order", "grouped")),
+    "weights missing": lambda p: (p / "model.safetensors").unlink(),
+    "weights empty": lambda p: (p / "model.safetensors").write_bytes(b""),
+    "weights truncated": lambda p: (p / "model.safetensors").write_bytes(
+        (p / "model.safetensors").read_bytes()[:500]),
+    "weights a pickle": lambda p: (p / "model.safetensors").write_bytes(b"\x80\x04\x95" + b"\0" * 64),
+    "weights a directory": lambda p: ((p / "model.safetensors").unlink(),
+                                      (p / "model.safetensors").mkdir()),
+    "a NaN weight": weights(lambda t: put(t, "update.net.2.weight", math.nan)),
+    "an inf weight": weights(lambda t: put(t, "update.net.0.bias", math.inf)),
+    "a tensor missing": weights(lambda t: t.pop("update.net.0.bias")),
+    "a tensor of the wrong shape": weights(lambda t: t.__setitem__("update.net.0.bias", torch.zeros(3))),
+    "hidden not the weights' width": set_field("config", "hidden", 16),
+}
+FIELD_CASES = {f"config.{n}={v!r}": set_field("config", n, v) for n, v in wrong_values(GrowingConfig)}
+FIELD_CASES |= {f"task.{n}={v!r}": set_field("task", n, v) for n, v in wrong_values(GrowingTask)}
+CHECKPOINT_CASES = FILE_CASES | FIELD_CASES
+
+
+@pytest.mark.parametrize("case", sorted(CHECKPOINT_CASES))
+def test_a_damaged_checkpoint_is_a_clear_error(case, good_checkpoint, tmp_path):
+    model = damaged(good_checkpoint, tmp_path / "model", CHECKPOINT_CASES[case])
+    result = run(["grow", "--model", model, "--steps", "2", "--out", tmp_path / "out"])
+    assert_clear_failure(result, tmp_path)
+    assert not (tmp_path / "out" / "states.npz").exists()
+
+
+def test_the_good_checkpoint_grows(good_checkpoint, tmp_path):
+    """The cases above fail for their damage, not because the checkpoint they start from is bad."""
+    result = run(["grow", "--model", good_checkpoint, "--steps", "2", "--out", tmp_path / "out"])
+    assert result.exit_code == 0, result.output
+
+
+def test_there_are_many_generated_cases():
+    assert len(CHECKPOINT_CASES) + len(OPTION_CASES) + len(DATA_CASES) >= 150
+
+
+# ----- numbers on the command line -----------------------------------------------------------------
+
+TRAIN = ["train", "growing", "--target-size", "8", "--pad", "2", "--iterations", "1", "--batch", "2",
+         "--pool", "4", "--steps", "2", "3", "--hidden", "8"]
+GROW = ["grow", "--model", "lizard", "--steps", "2"]
+OPTION_CASES: dict[str, list[str]] = {}
+for flag, values in {"--size": [["0", "0"], ["-4", "-4"], ["20000", "20000"], ["2", "x"]],
+                     "--steps": [["0"], ["-5"], ["100000000"], ["x"]],
+                     "--fps": [["0"], ["-1"]], "--scale": [["0"], ["-2"]],
+                     "--damage-radius": [["-3"], ["0"]], "--damage-centre": [["50", "50"], ["-1", "2"]],
+                     "--damage-at": [["-1"]], "--threads": [["-1"]], "--device": [["gpu"]]}.items():
+    for v in values:
+        OPTION_CASES[f"grow {flag} {' '.join(v)}"] = [*GROW, flag, *v]
+for flag, values in {"--lr": ["nan", "inf", "-1", "0"], "--iterations": ["0", "-3"],
+                     "--checkpoint-every": ["0", "-3"], "--hidden": ["0", "-1"], "--channels": ["0", "3"],
+                     "--fire-rate": ["1.5", "-0.1", "nan"], "--target-size": ["0", "-1", "100000"],
+                     "--pad": ["-1", "100000"], "--batch": ["0"], "--pool": ["0"], "--damage-count": ["-1"],
+                     "--lr-drop": ["-5"], "--grad-checkpoint": ["-1"], "--threads": ["0", "-2"],
+                     "--device": ["gpu"], "--mode": ["sometimes"], "--padding": ["mirror"],
+                     "--filters": ["", "identity,nosuch"], "--seed": ["x"]}.items():
+    for v in values:
+        OPTION_CASES[f"train {flag} {v}"] = [*TRAIN, flag, v]
+OPTION_CASES["train --steps 9 3"] = [*TRAIN, "--steps", "9", "3"]
+for args in (["eval", "mnist", "--limit", "0"], ["eval", "mnist", "--limit", "-3"],
+             ["eval", "mnist", "--steps", "-1"], ["eval", "growing", "--samples", "0"],
+             ["eval", "growing", "--persistence-steps", "-1"], ["eval", "pde", "--model", "gray-scott",
+                                                               "--limit", "0"],
+             ["data", "pde", "--every", "0"], ["data", "pde", "--every", "-4"], ["data", "pde", "--steps", "0"],
+             ["data", "pde", "--train", "0"], ["data", "pde", "--test", "-1"], ["data", "pde", "--size", "0", "0"],
+             ["perturb", "compose", "perturb-red:nan"], ["perturb", "compose", "perturb-red:inf"],
+             ["perturb", "compose", "perturb-red:x"], ["zoo", "show", "no-such-model"],
+             ["eval", "attack", "perturb", "--host", "lizard", "--perturbation", "perturb-red:nan",
+              "--target", "red", "--samples", "1"]):
+    OPTION_CASES[" ".join(args)] = args
+
+
+@pytest.mark.parametrize("case", sorted(OPTION_CASES))
+def test_a_bad_number_is_a_clear_error(case, tmp_path):
+    args = OPTION_CASES[case]
+    if "--out" not in args and args[0] in ("grow", "train", "data", "perturb"):
+        args = [*args, "--out", str(tmp_path / "out")]
+    assert_clear_failure(run(args), tmp_path)
+    assert not (tmp_path / "out" / "checkpoint").exists()
+
+
+# ----- data files ----------------------------------------------------------------------------------
+
+def image_cases(tmp: Path) -> dict[str, Path]:
+    """Target files that are not usable images."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    out = {"empty file": tmp / "empty.png", "text as png": tmp / "text.png", "truncated png": tmp / "cut.png",
+           "a directory": tmp / "dir.png", "missing": tmp / "missing.png",
+           "fully transparent": tmp / "clear.png", "huge": tmp / "huge.png"}
+    out["empty file"].write_bytes(b"")
+    out["text as png"].write_text("not an image")
+    Image.fromarray(np.full((8, 8, 4), 200, np.uint8)).save(tmp / "ok.png")
+    out["truncated png"].write_bytes((tmp / "ok.png").read_bytes()[:40])
+    out["a directory"].mkdir()
+    Image.fromarray(np.zeros((8, 8, 4), np.uint8), "RGBA").save(out["fully transparent"])
+    png = bytearray((tmp / "ok.png").read_bytes())  # its header says 30000 x 30000 (a decompression bomb)
+    png[16:24] = (30000).to_bytes(4, "big") * 2
+    png[29:33] = zlib.crc32(bytes(png[12:29])).to_bytes(4, "big")
+    out["huge"].write_bytes(bytes(png))
+    return out
+
+
+DATA_CASES = ["empty file", "text as png", "truncated png", "a directory", "missing", "fully transparent",
+              "huge"]
+
+
+@pytest.mark.parametrize("case", DATA_CASES)
+def test_a_bad_target_image_is_a_clear_error(case, tmp_path):
+    target = image_cases(tmp_path / "img")[case]
+    result = run([*TRAIN, "--target", target, "--out", tmp_path / "run"])
+    assert_clear_failure(result, tmp_path)
+    assert str(target.name) in result.output or case == "huge"
