@@ -1,4 +1,8 @@
-"""Atomic writes: a reader sees the old file or directory, or the new one, never half."""
+"""Atomic writes: a reader sees the old file or directory, or the new one, never half.
+
+Temporary names carry the writing process's id (``.NAME.tmp-PID-XXXX``), so two processes never share
+one, and the leftovers of a killed writer (its process gone) are removed by the next write beside them.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,48 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _prefix(path: Path) -> str:
+    return f".{path.name}.tmp-"
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def sweep(path: str | Path) -> list[Path]:
+    """Remove the temporary files and folders that killed writers of ``path`` left beside it."""
+    path = Path(path)
+    removed = []
+    if not path.parent.is_dir():
+        return removed
+    for leftover in path.parent.glob(_prefix(path) + "*"):
+        pid = leftover.name[len(_prefix(path)):].split("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not alive(int(pid)):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+            removed.append(leftover)
+    return removed
+
+
 @contextmanager
 def atomic_file(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path`` that replaces it, synced, when the block succeeds."""
+    """Yield a temporary path beside ``path`` that replaces it, synced, when the block succeeds.
+
+    The temporary name ends in ``path``'s suffix, so writers that pick a format by suffix pick right.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    sweep(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f"{_prefix(path)}{os.getpid()}-", suffix=path.suffix)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -55,7 +95,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp"))
+    sweep(path)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f"{_prefix(path)}{os.getpid()}-"))
     try:
         yield tmp
     except BaseException:

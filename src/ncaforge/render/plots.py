@@ -3,21 +3,20 @@ ncaforge leaves a notebook's backend alone."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ncaforge.core.atomic import atomic_file
+
 
 def _save(fig: Figure, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    os.replace(tmp, path)
-    return path
+    """Write ``fig`` to ``path`` atomically (a temporary name of this process's own)."""
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    return Path(path)
 
 
 def _figure(rows: int = 1, columns: int = 1, *, figsize: tuple[float, float], layout: str | None = None,

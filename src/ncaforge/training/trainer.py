@@ -31,6 +31,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,6 +44,7 @@ from safetensors.torch import save_file
 from ncaforge.core.atomic import atomic_dir, recover_dir, write_text
 from ncaforge.core.config import Config
 from ncaforge.core.errors import NcaError
+from ncaforge.core.lock import LockedError, locked
 from ncaforge.core.progress import bar
 from ncaforge.io import checkpoint as ckpt
 from ncaforge.render.plots import plot_loss
@@ -291,7 +293,21 @@ class Trainer:
 
     # ----- the loop ----------------------------------------------------------
     def fit(self, resume: bool = False, progress: bool = True) -> list[dict[str, float]]:
-        """Train up to ``config.iterations`` (or until a callback stops); returns the metric records."""
+        """Train up to ``config.iterations`` (or until a callback stops); returns the metric records.
+
+        The run directory is locked meanwhile: a second run into it is refused (every rank stops)."""
+        with ExitStack() as stack:
+            refused: LockedError | None = None
+            if self.run_dir is not None and self.group.main:
+                try:
+                    stack.enter_context(locked(self.run_dir))
+                except LockedError as e:
+                    refused = e
+            if self.group.sum(torch.tensor([float(refused is not None)]))[0] > 0:
+                raise refused or TrainingError(f"{self.run_dir} is being written by another run")
+            return self._fit(resume, progress)
+
+    def _fit(self, resume: bool, progress: bool) -> list[dict[str, float]]:
         if resume:
             self.resume()
         elif self.ckpt_dir is not None and (self.ckpt_dir / STATE_FILE).exists():
