@@ -8,6 +8,7 @@ data files (targets, trajectories, perturbations, MNIST folders).
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import types
@@ -173,7 +174,8 @@ def test_the_good_checkpoint_grows(good_checkpoint, tmp_path):
 
 
 def test_there_are_many_generated_cases():
-    assert len(CHECKPOINT_CASES) + len(OPTION_CASES) + len(DATA_CASES) >= 150
+    cases = [CHECKPOINT_CASES, OPTION_CASES, DATA_CASES, IMPORT_CASES, TRAJECTORY_CASES]
+    assert sum(map(len, cases)) >= 150
 
 
 # ----- numbers on the command line -----------------------------------------------------------------
@@ -253,3 +255,107 @@ def test_a_bad_target_image_is_a_clear_error(case, tmp_path):
     result = run([*TRAIN, "--target", target, "--out", tmp_path / "run"])
     assert_clear_failure(result, tmp_path)
     assert str(target.name) in result.output or case == "huge"
+
+
+# ----- imported models and trajectories ------------------------------------------------------------
+
+def b64(a: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(a, "<f4").tobytes()).decode()
+
+
+def layer(in_ch: object = 4, out_ch: object = 3, data: str | None = None) -> dict:
+    return {"in_ch": in_ch, "out_ch": out_ch, "weight_scale": 1.0, "bias_scale": 1.0, "type": "uint8",
+            "data_b64": data if data is not None else base64.b64encode(bytes(64)).decode()}
+
+
+def tfjs(content: str, dims: list) -> dict:
+    return {"modelTopology": {"node": [{"op": "Const", "name": "w", "attr": {"value": {"tensor": {
+        "dtype": "DT_FLOAT", "tensorShape": {"dim": dims}, "tensorContent": content}}}}]}}
+
+
+IMPORT_CASES: dict[str, tuple[str, str, object]] = {  # name: (importer, suffix, file content)
+    "growing: a number": ("distill-growing", ".json", 3),
+    "growing: modelTopology a list": ("distill-growing", ".json", {"modelTopology": [1, 2]}),
+    "growing: a dimension 'abc'": ("distill-growing", ".json", tfjs(b64(np.zeros(4)), [{"size": "abc"}])),
+    "growing: base64 without padding": ("distill-growing", ".json", tfjs("AAAAAAA", [{"size": 1}])),
+    "growing: no Const nodes": ("distill-growing", ".json", {"modelTopology": {"node": []}}),
+    "growing: a layer with in_ch 0": ("distill-growing", ".json", [layer(0), layer(8, 2)]),
+    "growing: in_ch a word": ("distill-growing", ".json", [layer("four"), layer()]),
+    "growing: one layer": ("distill-growing", ".json", [layer()]),
+    "growing: layers of strings": ("distill-growing", ".json", ["a", "b"]),
+    "growing: bad base64 data": ("distill-growing", ".json", [layer(data="!!!"), layer(data="!!!")]),
+    "growing: not JSON": ("distill-growing", ".json", "{oops"),
+    "mnist: 5 arrays": ("distill-mnist", ".json", [b64(np.zeros(2))] * 5),
+    "mnist: NaN weights": ("distill-mnist", ".json", [b64(np.full(n, np.nan)) for n in
+                                                       (3 * 3 * 3 * 4, 4, 4 * 5, 5, 5 * 2, 2)]),
+    "mnist: sizes that do not fit": ("distill-mnist", ".json",
+                                     [b64(np.zeros(n)) for n in (7, 4, 20, 5, 10, 2)]),
+    "mnist: not base64": ("distill-mnist", ".json", ["***"] * 6),
+    "perturbation: an .npz": ("distill-perturbation", ".npy", "npz"),
+    "perturbation: an empty array": ("distill-perturbation", ".npy", np.zeros((0, 0), np.float32)),
+    "perturbation: not square": ("distill-perturbation", ".npy", np.zeros((3, 4), np.float32)),
+    "perturbation: NaN": ("distill-perturbation", ".npy", np.full((4, 4), np.nan, np.float32)),
+    "perturbation: integers": ("distill-perturbation", ".npy", np.eye(4, dtype=np.int64)),
+    "perturbation: text": ("distill-perturbation", ".npy", "not an array"),
+}
+
+
+def write_case(path: Path, content: object) -> Path:
+    if isinstance(content, np.ndarray):
+        np.save(path, content)
+    elif content == "npz":
+        with open(path, "wb") as f:
+            np.savez(f, a=np.eye(4))
+    elif isinstance(content, str):
+        path.write_text(content)
+    else:
+        path.write_text(json.dumps(content))
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(IMPORT_CASES))
+def test_a_malformed_import_is_a_clear_error(case, tmp_path):
+    importer, suffix, content = IMPORT_CASES[case]
+    source = write_case(tmp_path / f"model{suffix}", content)
+    result = run(["import", importer, source, "--out", tmp_path / "out"])
+    assert_clear_failure(result, tmp_path)
+    assert not (tmp_path / "out").exists()
+
+
+def frames_npz(path: Path, **arrays: object) -> Path:
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    return path
+
+
+TRAJECTORY_CASES: dict[str, Callable[[Path], Path]] = {
+    "a broken .npz": lambda d: (d / "t.npz").write_bytes(b"PK\x03\x04broken") and d / "t.npz",
+    "an .npz without frames": lambda d: frames_npz(d / "t.npz", a=np.zeros((3, 1, 4, 4)), b=np.zeros(2)),
+    "an .npz of strings": lambda d: frames_npz(d / "t.npz", frames=np.array(["a", "b"])),
+    "an .npz of one frame": lambda d: frames_npz(d / "t.npz", frames=np.zeros((1, 1, 4, 4))),
+    "an .npz with every 0": lambda d: frames_npz(d / "t.npz", frames=np.zeros((3, 1, 4, 4)), every=0),
+    "an .npz with every -4": lambda d: frames_npz(d / "t.npz", frames=np.zeros((3, 1, 4, 4)), every=-4),
+    "an .npz of NaN": lambda d: frames_npz(d / "t.npz", frames=np.full((3, 1, 4, 4), np.nan)),
+    "a GIF without frames": lambda d: (d / "t.gif").write_bytes(b"GIF89a") and d / "t.gif",
+    "a folder of unreadable images": lambda d: [
+        (d / "f" / f"{i}.png").write_text("no image") for i in range(3) if (d / "f").mkdir(exist_ok=True)
+        or True] and d / "f",
+    "a missing file": lambda d: d / "nowhere.npz",
+    "a text file": lambda d: (d / "t.txt").write_text("frames") and d / "t.txt",
+}
+
+
+@pytest.mark.parametrize("case", sorted(TRAJECTORY_CASES))
+def test_a_bad_trajectory_is_a_clear_error(case, tmp_path):
+    data = TRAJECTORY_CASES[case](tmp_path)
+    result = run(["train", "pde", "--data", data, "--iterations", "1", "--out", tmp_path / "run"])
+    assert_clear_failure(result, tmp_path)
+    assert not (tmp_path / "run" / "checkpoint").exists()
+
+
+def test_integer_frames_in_an_npz_are_scaled_as_images_are(tmp_path):
+    from ncaforge.data.trajectories import load_trajectory
+
+    raw = (np.arange(3 * 4 * 4).reshape(3, 1, 4, 4) * 5).astype(np.uint8)
+    frames, _, _ = load_trajectory(frames_npz(tmp_path / "t.npz", frames=raw))
+    assert np.allclose(frames, raw / 255.0)

@@ -9,6 +9,7 @@ also carry ``every`` (simulation steps between frames) and JSON ``meta``.
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -47,6 +48,13 @@ def _from_images(images: list[np.ndarray], source: str) -> np.ndarray:
     return stack
 
 
+def _read_image(path: Path) -> np.ndarray:
+    try:
+        return iio.imread(path)
+    except (OSError, ValueError, RuntimeError, SyntaxError) as e:
+        raise TrajectoryError(f"{path} is not an image that can be read: {e}") from e
+
+
 def load_trajectory(path: str | Path) -> tuple[np.ndarray, int, dict]:
     """(frames (T, C, H, W) float32, every, meta) from an .npz, a folder of images, or a GIF/MP4."""
     path = Path(path)
@@ -57,7 +65,7 @@ def load_trajectory(path: str | Path) -> tuple[np.ndarray, int, dict]:
         if len(files) < 2:
             raise TrajectoryError(f"{path}: a folder trajectory needs at least 2 images "
                                   f"({', '.join(IMAGE_SUFFIXES)}), found {len(files)}")
-        frames, every, meta = _from_images([iio.imread(f) for f in files], str(path)), 1, {}
+        frames, every, meta = _from_images([_read_image(f) for f in files], str(path)), 1, {}
     elif path.suffix == ".npz":
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -65,18 +73,29 @@ def load_trajectory(path: str | Path) -> tuple[np.ndarray, int, dict]:
                 key = "frames" if "frames" in names else (names[0] if len(names) == 1 else None)
                 if key is None:
                     raise TrajectoryError(f"{path}: no 'frames' array among {names}")
-                frames = z[key].astype(np.float32)
+                raw = z[key]
+                if not (np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating)):
+                    raise TrajectoryError(f"{path}: frames of type {raw.dtype} are not numbers")
+                frames = raw.astype(np.float32)
+                if np.issubdtype(raw.dtype, np.integer):  # 8- or 16-bit frames: scaled as images are
+                    frames /= float(np.iinfo(raw.dtype).max)
                 every = int(z["every"]) if "every" in names else 1
+                if every < 1:
+                    raise TrajectoryError(f"{path}: 'every' is {every}; frames must be at least 1 step apart")
                 meta = json.loads(str(z["meta"])) if "meta" in names else {}
-        except (OSError, ValueError) as e:
+                if not isinstance(meta, dict):
+                    raise TrajectoryError(f"{path}: 'meta' must be a JSON object")
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
             if isinstance(e, TrajectoryError):
                 raise
             raise TrajectoryError(f"cannot read {path} as .npz: {e}") from e
     elif path.suffix.lower() in VIDEO_SUFFIXES:
         try:
             images = list(iio.imiter(path))
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RuntimeError, IndexError, SyntaxError) as e:
             raise TrajectoryError(f"cannot read the video {path}: {e}") from e
+        if not images:
+            raise TrajectoryError(f"{path}: the video holds no frames")
         frames, every, meta = _from_images(images, str(path)), 1, {}
     else:
         raise TrajectoryError(f"{path}: a trajectory is an .npz, a folder of images or a video "

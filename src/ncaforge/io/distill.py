@@ -22,7 +22,9 @@ formats above.
 from __future__ import annotations
 
 import base64
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,28 @@ from ncaforge.interventions.perturbation import Perturbation
 
 class ImportFormatError(NcaError, ValueError):
     """A file is not in a format this importer knows."""
+
+
+def _guarded(importer: Callable[[str | Path], tuple[Any, str]]) -> Callable[[str | Path], tuple[Any, str]]:
+    """``importer``, with any failure on a malformed file (a missing key, a bad number, base64 without
+    padding, a zero width, ...) and any non-finite weight reported as an ImportFormatError naming it."""
+
+    @functools.wraps(importer)
+    def guarded(path: str | Path) -> tuple[Any, str]:
+        try:
+            module, fmt = importer(path)
+        except ImportFormatError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, ZeroDivisionError,
+                OverflowError, RuntimeError) as e:
+            raise ImportFormatError(f"{path}: malformed for this importer ({type(e).__name__}: {e})") from e
+        bad = [name for name, t in module.state_dict().items()
+               if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+        if bad:
+            raise ImportFormatError(f"{path}: the weights {', '.join(bad)} hold NaN or inf")
+        return module, fmt
+
+    return guarded
 
 
 def _read_json(path: str | Path) -> Any:
@@ -111,6 +135,7 @@ def _from_webgl(doc: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     return w1[order], b1, w2, b2
 
 
+@_guarded
 def import_growing(path: str | Path) -> tuple[NCA, str]:
     """Read a published Growing-CA model in either format; returns (model, format name)."""
     doc = _read_json(path)
@@ -154,6 +179,7 @@ def _mnist_from_tfjs(doc: dict) -> list[np.ndarray]:
     return out
 
 
+@_guarded
 def import_mnist(path: str | Path) -> tuple[NCA, str]:
     """Read a published self-classifying MNIST model; returns (model, format name).
 
@@ -193,6 +219,7 @@ def import_mnist(path: str | Path) -> tuple[NCA, str]:
     return nca, fmt
 
 
+@_guarded
 def import_perturbation(path: str | Path) -> tuple[Perturbation, str]:
     """A global state perturbation from a ``.npy`` file of a symmetric (C, C) matrix."""
     path = Path(path)
@@ -202,9 +229,11 @@ def import_perturbation(path: str | Path) -> tuple[Perturbation, str]:
         matrix = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise ImportFormatError(f"{path}: not a .npy array file: {e}") from e
-    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or not np.issubdtype(matrix.dtype, np.floating):
-        raise ImportFormatError(f"{path}: expected a square float matrix (C, C), got {matrix.dtype} "
-                                f"{matrix.shape}")
+    if (not isinstance(matrix, np.ndarray) or matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]
+            or matrix.shape[0] == 0 or not np.issubdtype(matrix.dtype, np.floating)):
+        got = (f"{matrix.dtype} {matrix.shape}" if isinstance(matrix, np.ndarray)
+               else f"a {type(matrix).__name__} (an .npz archive?)")
+        raise ImportFormatError(f"{path}: expected a square float matrix (C, C), got {got}")
     if not np.isfinite(matrix).all():
         raise ImportFormatError(f"{path}: the matrix holds NaN or inf")
     try:
