@@ -79,6 +79,7 @@ def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, 
     if bad:
         fail(f"--damage-at/--save-steps/--attack-steps {bad} lie outside 0..{steps}")
     model = load_model(model_spec)
+    warn_if_alone(model, model_spec)
     family = family_of(model)
     if family.seed is None:
         fail(f"{model_spec!r} is a {family.name} model, which does not grow from a seed")
@@ -117,6 +118,14 @@ def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, 
                            else np.zeros((0, batch, channels, h, w), np.float32)})
     for f in [*files, out / "strip.png", out / "states.npz"]:
         click.echo(f"wrote {f}")
+
+
+def warn_if_alone(model: NCA, name: str) -> None:
+    from ncaforge.analysis.health import alone_warning
+
+    warning = alone_warning(model, name)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
 
 
 def infiltration(host: NCA, perturbations: tuple[str, ...], adversary_spec: str | None, fraction: float,
@@ -171,6 +180,7 @@ def classify(model_spec: str, mnist_dir: Path | None, digits: int, steps: int, e
     from ncaforge.render.video import write_animation
 
     model = load_model(model_spec, "classifier")
+    warn_if_alone(model, model_spec)
     try:
         images = torch.from_numpy(load_mnist(mnist_dir).split("test")[0])
     except MnistError as e:

@@ -103,6 +103,8 @@ class Family:
       group and the gradient-checkpoint block size);
     - ``schedule``: default iterations and learning rate for ``nca train``;
     - ``seed(model, task, batch, (H, W))``: initial states for ``nca grow`` (None: cannot grow);
+    - ``start(model, batch, seed)``: initial states of a long run (a health check) for families that
+      start from data (digits, an initial condition); None: ``seed`` on the task's grid;
     - ``view(model)``: how a state becomes a picture, as data (the browser draws the same);
       ``picture(model, x)`` may replace it in Python;
     - ``evaluation``: the ``nca eval`` command; ``web``: whether the playground can run it;
@@ -119,6 +121,7 @@ class Family:
     objective: Callable[..., Any] | None = None
     schedule: Schedule = Schedule(1000, 1e-3)
     seed: Callable[..., Any] | None = None
+    start: Callable[..., Any] | None = None
     view: Callable[[nn.Module], View] | None = None
     picture: Callable[..., Any] | None = None
     evaluation: Evaluation | None = None

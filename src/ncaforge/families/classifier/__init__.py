@@ -5,7 +5,7 @@ from __future__ import annotations
 from ncaforge.core.family import Evaluation, Family, Schedule
 from ncaforge.core.view import ClassView
 from ncaforge.families.classifier.attack import ATTACKS
-from ncaforge.families.classifier.evaluate import ClassifierEvaluation, run_evaluation
+from ncaforge.families.classifier.evaluate import ClassifierEvaluation, long_run_start, run_evaluation
 from ncaforge.families.classifier.model import ClassifierConfig, build_classifier
 from ncaforge.families.classifier.objective import make_objective
 from ncaforge.families.classifier.task import ClassifierTask
@@ -18,6 +18,7 @@ FAMILY = Family(
     build=build_classifier,
     task=ClassifierTask,
     objective=make_objective,
+    start=long_run_start,
     schedule=Schedule(iterations=100_000, lr=1e-3, lr_drops=(30_000, 70_000)),
     view=lambda model: ClassView(model.layout.living, model.config.classes, model.alive_threshold),
     evaluation=Evaluation(ClassifierEvaluation, run_evaluation,

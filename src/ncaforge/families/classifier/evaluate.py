@@ -115,6 +115,13 @@ def classify(nca: NCA, images: torch.Tensor, labels: torch.Tensor, steps: int = 
                   votes, steps)
 
 
+def long_run_start(nca: NCA, batch: int, seed: int) -> torch.Tensor:
+    """States of ``batch`` MNIST test digits picked by ``seed`` (a long run's start)."""
+    images = load_mnist(getattr(nca.task, "mnist_dir", None)).split("test")[0]
+    picks = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:batch]
+    return digit_state(nca, torch.from_numpy(images[picks.numpy()]).float() / 255)
+
+
 @dataclass
 class ClassifierEvaluation:
     """The options of `nca eval mnist`."""

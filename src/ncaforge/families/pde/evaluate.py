@@ -43,6 +43,13 @@ def unseen_trajectories(nca: NCA, count: int, size: tuple[int, int], steps: int,
                             meta.get("ic", "squares"))
 
 
+def long_run_start(nca: NCA, batch: int, seed: int) -> torch.Tensor:
+    """States of ``batch`` unseen initial conditions on the training grid (a long run's start)."""
+    grid = tuple(recorded(nca, "grid", "--size H W"))
+    first = unseen_trajectories(nca, batch, grid, int(nca.task.every), seed_offset=1000 * seed)[:, 0]
+    return observed_state(nca, first)
+
+
 def run_observed(nca: NCA, start: torch.Tensor, steps: int, every: int) -> torch.Tensor:
     """Observed channels (steps // every + 1, B, observed, H, W) of the NCA from frames ``start``."""
     o = nca.config.observed
