@@ -181,7 +181,7 @@ def test_there_are_many_generated_cases():
 # ----- numbers on the command line -----------------------------------------------------------------
 
 TRAIN = ["train", "growing", "--target-size", "8", "--pad", "2", "--iterations", "1", "--batch", "2",
-         "--pool", "4", "--steps", "2", "3", "--hidden", "8"]
+         "--pool", "4", "--damage-count", "1", "--steps", "2", "3", "--hidden", "8"]
 GROW = ["grow", "--model", "lizard", "--steps", "2"]
 OPTION_CASES: dict[str, list[str]] = {}
 for flag, values in {"--size": [["0", "0"], ["-4", "-4"], ["20000", "20000"], ["2", "x"]],
@@ -195,7 +195,7 @@ for flag, values in {"--lr": ["nan", "inf", "-1", "0"], "--iterations": ["0", "-
                      "--checkpoint-every": ["0", "-3"], "--hidden": ["0", "-1"], "--channels": ["0", "3"],
                      "--fire-rate": ["1.5", "-0.1", "nan"], "--target-size": ["0", "-1", "100000"],
                      "--pad": ["-1", "100000"], "--batch": ["0"], "--pool": ["0"], "--damage-count": ["-1"],
-                     "--lr-drop": ["-5"], "--grad-checkpoint": ["-1"], "--threads": ["0", "-2"],
+                     "--lr-drop": ["-5"], "--grad-checkpoint": ["-1"], "--threads": ["-2"],
                      "--device": ["gpu"], "--mode": ["sometimes"], "--padding": ["mirror"],
                      "--filters": ["", "identity,nosuch"], "--seed": ["x"]}.items():
     for v in values:
@@ -213,6 +213,13 @@ for args in (["eval", "mnist", "--limit", "0"], ["eval", "mnist", "--limit", "-3
              ["eval", "attack", "perturb", "--host", "lizard", "--perturbation", "perturb-red:nan",
               "--target", "red", "--samples", "1"]):
     OPTION_CASES[" ".join(args)] = args
+
+
+@pytest.mark.parametrize("args", [GROW, TRAIN], ids=["grow", "train"])
+def test_the_commands_the_bad_numbers_go_into_succeed_as_they_are(args, tmp_path):
+    """Each case below fails for its one bad number, not for the command it changes."""
+    result = run([*args, "--out", tmp_path / "out"])
+    assert result.exit_code == 0, result.output
 
 
 @pytest.mark.parametrize("case", sorted(OPTION_CASES))
@@ -319,6 +326,7 @@ def test_a_malformed_import_is_a_clear_error(case, tmp_path):
     source = write_case(tmp_path / f"model{suffix}", content)
     result = run(["import", importer, source, "--out", tmp_path / "out"])
     assert_clear_failure(result, tmp_path)
+    assert source.name in result.output
     assert not (tmp_path / "out").exists()
 
 
@@ -350,6 +358,7 @@ def test_a_bad_trajectory_is_a_clear_error(case, tmp_path):
     data = TRAJECTORY_CASES[case](tmp_path)
     result = run(["train", "pde", "--data", data, "--iterations", "1", "--out", tmp_path / "run"])
     assert_clear_failure(result, tmp_path)
+    assert data.name in result.output  # the message names what is wrong
     assert not (tmp_path / "run" / "checkpoint").exists()
 
 

@@ -50,8 +50,10 @@ def _guarded(importer: Callable[[str | Path], tuple[Any, str]]) -> Callable[[str
     def guarded(path: str | Path) -> tuple[Any, str]:
         try:
             module, fmt = importer(path)
-        except ImportFormatError:
-            raise
+        except ImportFormatError as e:
+            if str(path) in str(e):
+                raise
+            raise ImportFormatError(f"{path}: {e}") from e
         except (ValueError, TypeError, KeyError, AttributeError, IndexError, ZeroDivisionError,
                 OverflowError, RuntimeError) as e:
             raise ImportFormatError(f"{path}: malformed for this importer ({type(e).__name__}: {e})") from e
@@ -123,7 +125,8 @@ def _dequantise(layer: dict) -> tuple[np.ndarray, np.ndarray]:
 
 def _from_webgl(doc: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     if len(doc) != 2 or not all(isinstance(layer, dict) for layer in doc):
-        raise ImportFormatError(f"quantised WebGL model: expected a list of 2 layers, got {len(doc)}")
+        raise ImportFormatError(f"quantised WebGL model: expected a list of 2 layers (objects), got "
+                                f"{[type(layer).__name__ for layer in doc]}")
     if any(layer.get("type", "uint8") != "uint8" for layer in doc):
         raise ImportFormatError("quantised WebGL model: only type 'uint8' layers are supported")
     w1, b1 = _dequantise(doc[0])
