@@ -120,7 +120,9 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
     run = tmp_path / "run"
     proc = subprocess.Popen([*NCA, *TRAIN, "--iterations", "100000", "--checkpoint-every", "2",
                              "--out", str(run)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+                            env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            # a shell's background job inherits SIGINT ignored; a terminal's does not
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     wait_for(lambda: (run / "checkpoint" / "train_state.json").exists())
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
