@@ -174,7 +174,7 @@ def test_the_good_checkpoint_grows(good_checkpoint, tmp_path):
 
 
 def test_there_are_many_generated_cases():
-    cases = [CHECKPOINT_CASES, OPTION_CASES, DATA_CASES, IMPORT_CASES, TRAJECTORY_CASES]
+    cases = [CHECKPOINT_CASES, OPTION_CASES, DATA_CASES, IMPORT_CASES, TRAJECTORY_CASES, RUN_CASES]
     assert sum(map(len, cases)) >= 150
 
 
@@ -368,3 +368,53 @@ def test_integer_frames_in_an_npz_are_scaled_as_images_are(tmp_path):
     raw = (np.arange(3 * 4 * 4).reshape(3, 1, 4, 4) * 5).astype(np.uint8)
     frames, _, _ = load_trajectory(frames_npz(tmp_path / "t.npz", frames=raw))
     assert np.allclose(frames, raw / 255.0)
+
+
+# ----- a run directory to resume -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def good_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("run") / "run"
+    assert CliRunner().invoke(main, [*TRAIN, "--iterations", "2", "--checkpoint-every", "1",
+                                     "--out", str(run_dir)]).exit_code == 0
+    return run_dir
+
+
+def state_json(edit: Callable[[dict], object]) -> Callable[[Path], None]:
+    def change(run_dir: Path) -> None:
+        path = run_dir / "checkpoint" / "train_state.json"
+        state = json.loads(path.read_text())
+        path.write_text(json.dumps(edit(state) or state))
+    return change
+
+
+def cut(name: str, keep: int) -> Callable[[Path], None]:
+    def change(run_dir: Path) -> None:
+        path = run_dir / "checkpoint" / name
+        path.write_bytes(path.read_bytes()[:keep])
+    return change
+
+
+RUN_CASES: dict[str, Callable[[Path], None]] = {
+    "train state truncated": cut("train_state.safetensors", 300),
+    "train state empty": cut("train_state.safetensors", 0),
+    "train state missing": lambda r: (r / "checkpoint" / "train_state.safetensors").unlink(),
+    "train state json not JSON": lambda r: (r / "checkpoint" / "train_state.json").write_text("{oops"),
+    "train state json without config": state_json(lambda s: s.pop("config")),
+    "train state json config a list": state_json(lambda s: s.__setitem__("config", [1])),
+    "train state json iteration a word": state_json(lambda s: s.__setitem__("iteration", "two")),
+    "model weights truncated": cut("model.safetensors", 100),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RUN_CASES))
+def test_a_damaged_run_is_a_clear_error_on_resume(case, good_run, tmp_path):
+    run_dir = damaged(good_run, tmp_path / "run", RUN_CASES[case])
+    result = run(["train", "growing", "--out", run_dir, "--resume", "--iterations", "4"])
+    assert_clear_failure(result, tmp_path)
+
+
+def test_the_good_run_resumes(good_run, tmp_path):
+    run_dir = damaged(good_run, tmp_path / "run", lambda r: None)
+    result = run(["train", "growing", "--out", run_dir, "--resume", "--iterations", "3"])
+    assert result.exit_code == 0, result.output

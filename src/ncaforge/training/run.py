@@ -46,7 +46,13 @@ def stored_settings(out: str | Path) -> dict[str, Any]:
     if not (path / STATE_JSON).exists():
         raise ResumeError(f"--resume: no training checkpoint in {path}")
     cfg = ckpt.read_config(path)
-    schedule = json.loads((path / STATE_JSON).read_text()).get("config", {})
+    try:
+        schedule = json.loads((path / STATE_JSON).read_text())["config"]
+        if not isinstance(schedule, dict):
+            raise TypeError(f"'config' is a {type(schedule).__name__}")
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise ResumeError(f"--resume: {path / STATE_JSON} is damaged ({type(e).__name__}: {e}); the "
+                          f"model in {path} still loads, but the run cannot continue from it") from e
     settings = {k: _plain(v) for k, v in {**cfg["config"], **{k: v for k, v in (cfg.get("task") or {}).items()
                                                                 if k != "kind"}}.items()}
     settings.update({k: _plain(schedule[k]) for k in SCHEDULE_KEYS if k in schedule})

@@ -265,6 +265,16 @@ class Trainer:
             raise TrainingError(f"--resume: no training checkpoint in {path}")
         saved = ckpt.load(path, family=ckpt.family_of(self.objective.model))
         self.objective.model.load_state_dict(saved.state_dict())
+        try:
+            self._restore(path)
+        except NcaError:
+            raise
+        except Exception as e:  # safetensors' own errors too: a truncated or edited train state
+            raise TrainingError(f"--resume: the train state in {path} is damaged ({type(e).__name__}: {e}); "
+                                "the model still loads, but the run cannot continue from it") from e
+
+    def _restore(self, path: Path) -> None:
+        """Optimiser, random generators, objective state and metrics from the checkpoint at ``path``."""
         meta = json.loads((path / STATE_JSON).read_text())
         tensors = load_train_state(path / STATE_FILE)
         states = tensors["generator"].chunk(len(tensors["generator"]) // len(self.generator.get_state()))
