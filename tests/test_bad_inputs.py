@@ -210,6 +210,14 @@ for args in (["eval", "mnist", "--limit", "0"], ["eval", "mnist", "--limit", "-3
              ["data", "pde", "--test", "-1"], ["data", "pde", "--size", "0", "0"],
              ["perturb", "compose", "perturb-red:nan"], ["perturb", "compose", "perturb-red:inf"],
              ["perturb", "compose", "perturb-red:x"], ["zoo", "show", "no-such-model"],
+             ["eval", "attack", "inject", "--host", "lizard", "--adversary", "adversary-red",
+              "--target", "red", "--fraction", "1.5"],
+             ["eval", "attack", "perturb", "--host", "lizard", "--perturbation", "perturb-red", "--target",
+              "red", "--samples", "0"],
+             ["attack", "perturb", "--host", "lizard", "--target", "red", "--clip", "-1"],
+             ["attack", "inject", "--host", "lizard", "--target", "red", "--steps", "0", "5"],
+             ["export", "web", "--size", "0", "0"], ["play", "--port", "70000"],
+             ["bench", "--repeats", "0"], ["train", "pde", "--l1", "-1"],
              ["eval", "attack", "perturb", "--host", "lizard", "--perturbation", "perturb-red:nan",
               "--target", "red", "--samples", "1"]):
     OPTION_CASES[" ".join(args)] = args

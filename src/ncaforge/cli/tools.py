@@ -127,13 +127,15 @@ def zoo_add(checkpoint: Path, name: str, description: str, metrics_json: Path, n
 @click.command()
 @click.option("--workload", type=click.Choice(["growing", "classifier"]), default="growing",
               show_default=True, help="The growing lizard, or the self-classifying MNIST model.")
-@click.option("--size", nargs=2, type=int, default=None, help="Grid H W [72 72; classifier 28 28].")
-@click.option("--batch", type=int, default=None, help="Batch size [8; classifier 16].")
-@click.option("--steps", default=64, show_default=True, help="Steps per forward rollout.")
-@click.option("--repeats", default=3, show_default=True)
+@click.option("--size", nargs=2, type=click.IntRange(1, 4096), default=None,
+              help="Grid H W [72 72; classifier 28 28].")
+@click.option("--batch", type=click.IntRange(1), default=None, help="Batch size [8; classifier 16].")
+@click.option("--steps", type=click.IntRange(1, 10**5), default=64, show_default=True,
+              help="Steps per forward rollout.")
+@click.option("--repeats", type=click.IntRange(1), default=3, show_default=True)
 @click.option("--compile", "compile_step", is_flag=True, help="Also time torch.compile of the step.")
 @click.option("--memory", is_flag=True, help="Also measure training memory at 96 vs 384 steps.")
-@click.option("--grad-checkpoint", default=8, show_default=True,
+@click.option("--grad-checkpoint", type=click.IntRange(0), default=8, show_default=True,
               help="Block size for the --memory figures (0: no checkpointing).")
 @click.option("--device", default="cuda" if torch.cuda.is_available() else "cpu", show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)

@@ -52,7 +52,7 @@ def site_options(f: Callable) -> Callable:
                           "with the model it was trained on."),
         click.option("--adversary", "adversaries", multiple=True, metavar="NAME|DIR[,...]",
                      help="Adversary rules for the adversary brush (repeatable or comma-separated)."),
-        click.option("--size", nargs=2, type=int, default=None, metavar="H W",
+        click.option("--size", nargs=2, type=click.IntRange(1, 1024), default=None, metavar="H W",
                      help="Grid of growing-like models [96 96]; models with a read-only input "
                           "(classifiers) keep their task's grid."),
     ]):
@@ -90,7 +90,8 @@ def export_web(models: tuple[str, ...], perturbations: tuple[str, ...], adversar
               help="Models to play with (repeatable) [lizard and mnist]. Without --perturbations and "
                    "--adversary, the zoo's ones made for these models come along.")
 @site_options
-@click.option("--port", default=8000, show_default=True, help="Port on localhost (0: any free one).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port on localhost (0: any free one).")
 def play(models: tuple[str, ...], perturbations: tuple[str, ...], adversaries: tuple[str, ...],
          size: tuple[int, int] | None, port: int) -> None:
     """Open the browser playground: export to a temporary folder and serve it on localhost.

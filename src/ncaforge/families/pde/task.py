@@ -24,7 +24,7 @@ class PDETask(Config):
     unroll: int = field(default=1, metadata={"min": 1, "help": "Frames run per iteration."})
     restart: float = field(default=0.5, metadata={"min": 0.0, "max": 1.0,
         "help": "Fraction of each batch restarted from true frames (the rest carry on)."})
-    l1: float = field(default=0.0, metadata={"help": "L1 penalty on the weights."})
+    l1: float = field(default=0.0, metadata={"min": 0.0, "help": "L1 penalty on the weights."})
     horizon: int | None = field(default=None, metadata={"min": 1, "cli": False,
         "help": "Steps the data spans."})
     grid: tuple[int, int] | None = field(default=None, metadata={"min": 1, "cli": False,
