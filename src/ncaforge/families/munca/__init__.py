@@ -1,0 +1,22 @@
+"""The muNCA family (Mordvintsev and Niklasson 2021): ultra-compact texture NCAs (68-588 parameters)
+trained with a sliced Wasserstein loss on multi-scale patches, no pretrained network needed."""
+
+from __future__ import annotations
+
+from ncaforge.core.family import Family, Schedule
+from ncaforge.core.view import RGBView
+from ncaforge.families.munca.model import MuNCAConfig, build_munca
+from ncaforge.families.munca.objective import make_objective, start_states
+from ncaforge.families.munca.task import TextureTask
+
+FAMILY = Family(
+    name="munca",
+    summary="Ultra-compact texture NCA (muNCA): one filter per channel, one layer, a torus",
+    config=MuNCAConfig,
+    build=build_munca,
+    task=TextureTask,
+    objective=make_objective,
+    schedule=Schedule(iterations=2000, lr=1e-2, lr_drops=(1000,)),
+    seed=lambda model, task, batch, grid: start_states(model, task, batch, grid),
+    view=lambda model: RGBView((0, 1, 2), -0.5, 0.5),
+)

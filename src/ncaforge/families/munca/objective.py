@@ -1,0 +1,70 @@
+"""Texture training: runs from a pool of tori must show the exemplar's patches at every scale.
+
+Each batch draws samples from the pool, replaces one with a fresh start, runs them U[LO, HI) steps
+and scores the RGB picture (x[:3] + 0.5) by the sliced Wasserstein distance of its multi-scale patches
+to the exemplar's, plus a penalty on states beyond [-1, 1] (the original's overflow loss).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from ncaforge.core import budget
+from ncaforge.core.nca import NCA
+from ncaforge.families.munca.task import TextureTask
+from ncaforge.objectives.base import Pool, PoolObjective, Processes
+from ncaforge.objectives.losses import pyramid_swd
+
+
+def start_states(model: NCA, task: TextureTask, n: int, grid: tuple[int, int],
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n`` fresh states on ``grid``: uniform noise in [-0.5, 0.5) or zeros."""
+    shape = (n, model.layout.channels, *grid)
+    if task.seed_kind == "zeros":
+        return torch.zeros(shape)
+    return torch.rand(shape, generator=generator) - 0.5
+
+
+class TextureObjective(PoolObjective):
+    """``pool_size`` and ``batch_size`` are this process's share."""
+
+    def __init__(self, model: NCA, task: TextureTask, pool_size: int, batch_size: int,
+                 checkpoint_every: int = 0) -> None:
+        if pool_size < batch_size:
+            raise ValueError(f"--pool ({pool_size}) must be at least --batch ({batch_size})")
+        self.model = self.forward_model = model
+        self.device = next(model.parameters()).device
+        self.task, self.batch_size, self.checkpoint_every = task, batch_size, checkpoint_every
+        self.exemplar = task.exemplar().to(self.device)
+        self.grid = (task.size, task.size)
+        budget.check(f"training on a {task.size}x{task.size} torus (pool {pool_size}, batch {batch_size}, "
+                     f"{task.steps[1]} steps)", memory_bytes=4 * model.layout.channels * task.size**2
+                     * (pool_size + 12 * batch_size * task.steps[1]), hint=": choose a smaller --size")
+        starts = start_states(model, task, pool_size, self.grid, torch.Generator().manual_seed(0))
+        self.pool = Pool(states=starts.to(self.device))
+
+    def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = self.pool.sample(self.batch_size, generator)
+        x = self.pool.take(idx)
+        x[:1] = start_states(self.model, self.task, 1, self.grid, generator).to(self.device)
+        steps = int(torch.randint(*self.task.steps, (1,), generator=generator))
+        x = self.forward_model(x, steps, generator, checkpoint_every=self.checkpoint_every)
+        swd = pyramid_swd(x[:, :3] + 0.5, self.exemplar, generator, self.task.levels,
+                          projections=self.task.projections)
+        overflow = (x - x.clamp(-1.0, 1.0)).abs().mean(dim=(1, 2, 3))
+        self.pool.put(idx, states=x)
+        return (swd + self.task.overflow * overflow).mean(), x
+
+
+def make_objective(model: NCA, task: TextureTask, group: Processes, grad_checkpoint: int = 0
+                   ) -> TextureObjective:
+    """The objective of ``task``: its exemplar, this process's share of the batch and pool."""
+    objective = TextureObjective(model, task, group.shard(task.pool, "--pool"),
+                                 group.shard(task.batch, "--batch"), grad_checkpoint)
+    objective.task = replace(task, grid=objective.grid)
+    h, w = objective.exemplar.shape[1:]
+    objective.summary = (f"a {model.layout.channels}-channel muNCA on the texture of {task.target} "
+                         f"({w}x{h} exemplar, {task.size}x{task.size} torus)")
+    return objective
