@@ -101,16 +101,13 @@ def with_training_options(iterations: int | None, lr: float | None, lr_drops: tu
 
 def resumed(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """(values to train with, provenance to keep): on --resume, the run's stored settings win."""
-    from ncaforge.training.run import ResumeError, resume_settings, resumed_provenance
+    from ncaforge.training.run import resume_settings, resumed_provenance
 
     if not values["resume"]:
         return values, None
     ctx = click.get_current_context()
     flags = {p.name: p.opts[0] for p in ctx.command.params}
-    try:
-        merged, changes = resume_settings(values["out"], values, given(ctx), flags)
-    except ResumeError as e:
-        fail(str(e))
+    merged, changes = resume_settings(values["out"], values, given(ctx), flags)
     if changes:
         click.echo("resuming with " + ", ".join(f"{flags.get(k, k)} {v}" for k, v in changes.items()))
     return merged, resumed_provenance(merged.pop("provenance"), command_line(), changes)
@@ -165,35 +162,25 @@ def echo_figures(figures: dict[str, Any]) -> None:
 
 
 def load_model(spec: str, family: str | None = None) -> nn.Module:
-    """A zoo model or checkpoint directory (a clear error if it is neither or does not fit)."""
+    """A zoo model or checkpoint directory (a CheckpointError, printed as one line, if it is neither or
+    does not fit)."""
     from ncaforge import zoo
-    from ncaforge.io.checkpoint import CheckpointError
 
-    try:
-        return zoo.load(spec, family=family)
-    except CheckpointError as e:
-        fail(str(e))
+    return zoo.load(spec, family=family)
 
 
 def load_term(spec: str) -> tuple[Any, float]:
+    """A perturbation and its scale from NAME|DIR[:k]."""
     from ncaforge import zoo
-    from ncaforge.io.checkpoint import CheckpointError
 
-    try:
-        return zoo.load_term(spec)
-    except CheckpointError as e:
-        fail(str(e))
+    return zoo.load_term(spec)
 
 
 def composed(specs: tuple[str, ...]) -> Any:
     """``I + sum k_i D_i`` of NAME|DIR[:k] terms, or None."""
     from ncaforge import zoo
-    from ncaforge.io.checkpoint import CheckpointError
 
-    try:
-        return zoo.compose_terms(specs)
-    except CheckpointError as e:
-        fail(str(e))
+    return zoo.compose_terms(specs)
 
 
 def is_main_process() -> bool:

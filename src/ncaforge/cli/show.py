@@ -68,7 +68,7 @@ def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, 
 
     from ncaforge.analysis.simulate import Damage, simulate
     from ncaforge.core import budget
-    from ncaforge.core.family import FamilyError, family_of, recorded
+    from ncaforge.core.family import family_of, recorded
     from ncaforge.render.frames import mark, tile, to_image
     from ncaforge.render.video import write_animation
     from ncaforge.render.views import occupied, picture
@@ -83,10 +83,7 @@ def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, 
     family = family_of(model)
     if family.seed is None:
         fail(f"{model_spec!r} is a {family.name} model, which does not grow from a seed")
-    try:
-        h, w = size or recorded(model, "grid", "--size H W")
-    except FamilyError as e:
-        fail(str(e))
+    h, w = size or recorded(model, "grid", "--size H W")
     frames = (steps + 1) * batch * h * w
     budget.check(f"{steps} steps of {batch} x {h}x{w}", memory_bytes=frames * (16 + 3 * scale**2),
                  cell_updates=steps * batch * h * w, force=force, hint="; pass --force to run it anyway")
@@ -174,17 +171,14 @@ def classify(model_spec: str, mnist_dir: Path | None, digits: int, steps: int, e
     """
     import imageio.v3 as iio
 
-    from ncaforge.data.mnist import MnistError, load_mnist
+    from ncaforge.data.mnist import load_mnist
     from ncaforge.families.classifier.model import digit_state
     from ncaforge.families.classifier.picture import classification_frames, legend
     from ncaforge.render.video import write_animation
 
     model = load_model(model_spec, "classifier")
     warn_if_alone(model, model_spec)
-    try:
-        images = torch.from_numpy(load_mnist(mnist_dir).split("test")[0])
-    except MnistError as e:
-        fail(str(e))
+    images = torch.from_numpy(load_mnist(mnist_dir).split("test")[0])
     g = torch.Generator().manual_seed(seed)
     picks = torch.randperm(len(images), generator=g)[: 2 * digits]
     first, second = (images[p].float() / 255 for p in (picks[:digits], picks[digits:]))

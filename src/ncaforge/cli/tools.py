@@ -20,10 +20,7 @@ def _import(reader_name: str, file: Path, out: Path) -> None:
     from ncaforge.io import checkpoint as ckpt
     from ncaforge.io import distill
 
-    try:
-        model, fmt = getattr(distill, reader_name)(file)
-    except distill.ImportFormatError as e:
-        fail(str(e))
+    model, fmt = getattr(distill, reader_name)(file)  # an ImportFormatError is printed as one line
     ckpt.save(out, model, {"imported_from": str(file), "format": fmt,
                            "command": command_line()})
     channels = model.layout.channels if hasattr(model, "layout") else model.channels
