@@ -63,7 +63,8 @@ def test_a_tiny_texture_run_learns_saves_and_grows_at_any_size(tmp_path):
     Image.fromarray(stripes).save(tmp_path / "stripes.png")
     run = tmp_path / "run"
     result = CliRunner().invoke(main, ["train", "munca", "--target", str(tmp_path / "stripes.png"),
-                                       "--channels", "4", "--exemplar-size", "32", "--size", "16",
+                                       "--channels", "4", "--exemplar-size", "32", "--holdout", "0",
+                                       "--size", "16",
                                        "--pool", "8", "--steps", "8", "16", "--iterations", "100",
                                        "--checkpoint-every", "50", "--out", str(run)])
     assert result.exit_code == 0, result.output

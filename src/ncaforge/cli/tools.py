@@ -51,6 +51,33 @@ def import_distill_perturbation(file: Path, out: Path) -> None:
     _import("import_perturbation", file, out)
 
 
+@import_.command("distill-texture")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The checkpoint directory (with --all: a folder of one checkpoint per model).")
+@click.option("--name", default=None, help="Which model of the file [the first].")
+@click.option("--all", "every", is_flag=True, help="Import every model of the file, each into OUT/NAME.")
+def import_distill_texture(file: Path, out: Path, name: str | None, every: bool) -> None:
+    """Texture NCAs from the "Self-Organising Textures" export (JSON of PNG-packed 8-bit layers)."""
+    from dataclasses import replace
+
+    from ncaforge.io import checkpoint as ckpt
+    from ncaforge.io import distill_texture
+
+    if every and name:
+        fail("--name and --all exclude each other: import one model or all of them")
+    names = distill_texture.model_names(file)
+    if not names:
+        fail(f"{file} holds no models (its model_names is empty)")
+    for model_name in names if every else [name or names[0]]:
+        model, fmt = distill_texture.import_texture(file, model_name)
+        task = replace(distill_texture.TASK, target=None)
+        dest = out / model_name if every else out
+        ckpt.save(dest, model, {"imported_from": str(file), "format": fmt, "model_name": model_name,
+                                "command": command_line()}, task=task)
+        click.echo(f"imported {model_name} ({fmt}, {model.layout.channels} channels) -> {dest}")
+
+
 @click.group()
 def zoo() -> None:
     """The bundled pretrained models."""

@@ -14,6 +14,7 @@ FILTERS: dict[str, torch.Tensor] = {
     "sobel_x": SOBEL_X,
     "sobel_y": SOBEL_X.T.contiguous(),
     "laplacian": torch.tensor([[1.0, 2.0, 1.0], [2.0, -12.0, 2.0], [1.0, 2.0, 1.0]]),
+    "laplacian_8": torch.tensor([[1.0, 2.0, 1.0], [2.0, -12.0, 2.0], [1.0, 2.0, 1.0]]) / 8.0,  # texture NCA's
     "average": torch.full((3, 3), 1.0 / 9.0),
 }
 PADDING_MODES = ("zeros", "circular")

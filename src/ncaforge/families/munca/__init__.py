@@ -4,10 +4,10 @@ trained with a sliced Wasserstein loss on multi-scale patches, no pretrained net
 from __future__ import annotations
 
 from ncaforge.core.family import Family, Schedule
-from ncaforge.core.view import RGBView
+from ncaforge.data.textures import TextureTask
 from ncaforge.families.munca.model import MuNCAConfig, build_munca
-from ncaforge.families.munca.objective import make_objective, start_states
-from ncaforge.families.munca.task import TextureTask
+from ncaforge.families.texture import EVALUATION, texture_view
+from ncaforge.objectives.texture import make_objective, start_states
 
 FAMILY = Family(
     name="munca",
@@ -18,5 +18,6 @@ FAMILY = Family(
     objective=make_objective,
     schedule=Schedule(iterations=2000, lr=1e-2, lr_drops=(1000,)),
     seed=lambda model, task, batch, grid: start_states(model, task, batch, grid),
-    view=lambda model: RGBView((0, 1, 2), -0.5, 0.5),
+    view=texture_view,
+    evaluation=EVALUATION,
 )

@@ -13,16 +13,22 @@ import torch
 
 from ncaforge.core import budget
 from ncaforge.core.nca import NCA
-from ncaforge.families.munca.task import TextureTask
+from ncaforge.data.textures import TextureTask
 from ncaforge.objectives.base import Pool, PoolObjective, Processes
 from ncaforge.objectives.losses import pyramid_swd
 
 
-def start_states(model: NCA, task: TextureTask, n: int, grid: tuple[int, int],
+def texture_rgb(model: NCA, x: torch.Tensor) -> torch.Tensor:
+    """The picture of texture states: ``x[:, :3] * rgb_scale + 0.5`` (rgb_scale 1, or the model's)."""
+    return x[:, :3] * getattr(model.config, "rgb_scale", 1.0) + 0.5
+
+
+def start_states(model: NCA, task: TextureTask | None, n: int, grid: tuple[int, int],
                  generator: torch.Generator | None = None) -> torch.Tensor:
-    """``n`` fresh states on ``grid``: uniform noise in [-0.5, 0.5) or zeros."""
+    """``n`` fresh states on ``grid``: uniform noise in [-0.5, 0.5), or zeros (also without a task:
+    imported models)."""
     shape = (n, model.layout.channels, *grid)
-    if task.seed_kind == "zeros":
+    if task is None or task.seed_kind == "zeros":
         return torch.zeros(shape)
     return torch.rand(shape, generator=generator) - 0.5
 
@@ -51,7 +57,7 @@ class TextureObjective(PoolObjective):
         x[:1] = start_states(self.model, self.task, 1, self.grid, generator).to(self.device)
         steps = int(torch.randint(*self.task.steps, (1,), generator=generator))
         x = self.forward_model(x, steps, generator, checkpoint_every=self.checkpoint_every)
-        swd = pyramid_swd(x[:, :3] + 0.5, self.exemplar, generator, self.task.levels,
+        swd = pyramid_swd(texture_rgb(self.model, x), self.exemplar, generator, self.task.levels,
                           projections=self.task.projections)
         overflow = (x - x.clamp(-1.0, 1.0)).abs().mean(dim=(1, 2, 3))
         self.pool.put(idx, states=x)
@@ -65,6 +71,6 @@ def make_objective(model: NCA, task: TextureTask, group: Processes, grad_checkpo
                                  group.shard(task.batch, "--batch"), grad_checkpoint)
     objective.task = replace(task, grid=objective.grid)
     h, w = objective.exemplar.shape[1:]
-    objective.summary = (f"a {model.layout.channels}-channel muNCA on the texture of {task.target} "
+    objective.summary = (f"a {model.layout.channels}-channel texture NCA on {task.target} "
                          f"({w}x{h} exemplar, {task.size}x{task.size} torus)")
     return objective
