@@ -24,8 +24,8 @@ def test_the_original_parameter_counts(channels, count):
 
 
 def test_default_filters_are_the_originals():
-    assert default_filters(4) == ("laplacian", "laplacian", "sobel_x", "sobel_y")
-    assert default_filters(12) == ("laplacian",) * 4 + ("sobel_x",) * 4 + ("sobel_y",) * 4
+    assert default_filters(4) == ("laplacian_8", "laplacian_8", "sobel_x", "sobel_y")
+    assert default_filters(12) == ("laplacian_8",) * 4 + ("sobel_x",) * 4 + ("sobel_y",) * 4
     with pytest.raises(ValueError, match="3 filters for 4 channels"):
         build_munca(MuNCAConfig(channels=4, filters=("laplacian", "sobel_x", "sobel_y")))
     with pytest.raises(ConfigError, match="not one of"):
@@ -40,7 +40,7 @@ def test_each_channel_sees_its_own_filter_on_a_torus():
     y = model.perception(x)
     assert y.shape == (1, 16, 5, 5)
     lap, sx = y[0, 4], y[0, 6]  # f(x) of channels 0 and 2
-    assert lap[0, 0] == -12 and lap[4, 4] == 1 and lap[0, 4] == 2  # neighbours across the wrapped edges
+    assert lap[0, 0] == -12 / 8 and lap[4, 4] == 1 / 8 and lap[0, 4] == 2 / 8  # across the wrapped edges
     assert sx[2, 1] == pytest.approx(2 / 8) and sx[2, 3] == pytest.approx(-2 / 8) and sx[1, 1] == 1 / 8
     assert torch.equal(y[0, 8:], y[0, :8].abs()) and torch.equal(y[0, :4], x[0])
 

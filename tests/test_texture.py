@@ -214,3 +214,34 @@ def test_a_malformed_export_is_one_clear_error(tmp_path, edit, message):
     (tmp_path / "bad.json").write_text(json.dumps(doc))
     with pytest.raises(ImportFormatError, match=message):
         import_texture(tmp_path / "bad.json", "model_0")
+
+
+def test_graft_runs_each_rule_where_the_mask_says(tmp_path):
+    a, b = random_texture(scale=0.05), random_texture(scale=0.05)
+    task = TextureTask(target="grass", exemplar_size=32, levels=1, grid=(16, 16))
+    ckpt.save(tmp_path / "a", a, task=task)
+    ckpt.save(tmp_path / "b", b, task=task)
+    mask = np.zeros((16, 16), np.uint8)
+    mask[:, 8:] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    args = ["texture", "graft", "--model", str(tmp_path / "a"), "--model", str(tmp_path / "b"), "--mask",
+            str(tmp_path / "mask.png"), "--size", "16", "16", "--steps", "6", "--every", "3", "--out",
+            str(tmp_path / "out")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "50% of the cells follow" in result.output
+    assert (tmp_path / "out" / "graft.png").exists() and (tmp_path / "out" / "mask.png").exists()
+    # the grafted step: B's update on the bright half, A's on the dark half
+    from ncaforge.interventions.intervened import Intervened
+
+    x = torch.rand(1, 12, 16, 16) - 0.5
+    fire = torch.ones(1, 1, 16, 16, dtype=torch.bool)
+    cells = torch.zeros(1, 1, 16, 16, dtype=torch.bool)
+    cells[..., 8:] = True
+    mixed = Intervened(a, adversary=b).step(x, fire, mask=cells)
+    assert torch.allclose(mixed[..., :8], a.step(x, fire)[..., :8], atol=1e-6)
+    assert torch.allclose(mixed[..., 8:], b.step(x, fire)[..., 8:], atol=1e-6)
+    result = CliRunner().invoke(main, args[:4] + args[6:])
+    assert result.exit_code != 0 and "exactly two" in result.output
+    result = CliRunner().invoke(main, [*args[:5], "lizard", *args[6:]])
+    assert result.exit_code != 0 and "not a texture NCA" in result.output

@@ -16,7 +16,7 @@ FAMILY = Family(
     build=build_munca,
     task=TextureTask,
     objective=make_objective,
-    schedule=Schedule(iterations=2000, lr=1e-2, lr_drops=(1000,)),
+    schedule=Schedule(iterations=1000, lr=1e-3, lr_drops=(700,)),
     seed=lambda model, task, batch, grid: start_states(model, task, batch, grid),
     view=texture_view,
     evaluation=EVALUATION,

@@ -19,14 +19,14 @@ from ncaforge.core.nca import NCA
 from ncaforge.core.perception import FILTERS, pad
 from ncaforge.core.update import UpdateMLP
 
-GROUP_FILTERS = ("laplacian", "sobel_x", "sobel_y")
+GROUP_FILTERS = ("laplacian_8", "laplacian", "sobel_x", "sobel_y")
 
 
 def default_filters(channels: int) -> tuple[str, ...]:
     """The original's filter per channel: laplacians, then equal runs of sobel_x and sobel_y
     (12 channels: 4 each; 4 channels: 2 laplacians, 1 of each sobel)."""
     gradients = channels // 3 if channels % 3 == 0 else max(1, channels // 4)
-    return ("laplacian",) * (channels - 2 * gradients) + ("sobel_x",) * gradients + ("sobel_y",) * gradients
+    return ("laplacian_8",) * (channels - 2 * gradients) + ("sobel_x",) * gradients + ("sobel_y",) * gradients
 
 
 @dataclass
