@@ -245,3 +245,35 @@ def test_graft_runs_each_rule_where_the_mask_says(tmp_path):
     assert result.exit_code != 0 and "exactly two" in result.output
     result = CliRunner().invoke(main, [*args[:5], "lizard", *args[6:]])
     assert result.exit_code != 0 and "not a texture NCA" in result.output
+
+
+def test_the_vgg_loss_reads_only_a_given_file(tmp_path):
+    from safetensors.torch import save_file
+
+    from ncaforge.objectives.vgg import VGGError, gram_loss, gram_matrices, load_vgg16, vgg16_features
+
+    with pytest.raises(VGGError, match="never downloads"):
+        load_vgg16(tmp_path / "vgg16.safetensors")
+    torch.manual_seed(0)
+    weights = {f"features.{k}": v for k, v in vgg16_features().state_dict().items()}
+    save_file(weights, str(tmp_path / "vgg16.safetensors"))
+    net = load_vgg16(tmp_path / "vgg16.safetensors")
+    assert torch.equal(net[0].weight, weights["features.0.weight"])
+    image = torch.rand(1, 3, 32, 32)
+    grams = gram_matrices(net, image)
+    assert [g.shape[1] for g in grams] == [64, 128, 256, 512, 512]
+    assert gram_loss(net, image, grams).item() == 0
+    assert gram_loss(net, torch.rand(1, 3, 32, 32), grams).item() > 0
+    partial = {k: v for k, v in weights.items() if k != "features.24.weight"}
+    save_file(partial, str(tmp_path / "part.safetensors"))
+    with pytest.raises(VGGError, match=r"lacks features\.24\.weight"):
+        load_vgg16(tmp_path / "part.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(VGGError, match="not a readable"):
+        load_vgg16(tmp_path / "junk.safetensors")
+    args = ["train", "texture", "--target", "grass", "--vgg", str(tmp_path / "vgg16.safetensors"),
+            "--exemplar-size", "40", "--holdout", "0", "--levels", "1", "--size", "16", "--pool", "4",
+            "--steps", "2", "3", "--iterations", "2", "--out", str(tmp_path / "run")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert nf.load(tmp_path / "run" / "checkpoint").task.vgg == str(tmp_path / "vgg16.safetensors")

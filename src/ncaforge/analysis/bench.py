@@ -91,6 +91,19 @@ def classifier_workload(size: tuple[int, int] = (28, 28), batch: int = 16) -> Wo
     return Workload(f"MNIST classifier {h}x{w}, batch {batch}", nca, state, 20)
 
 
+def texture_workload(size: tuple[int, int] = (128, 128), batch: int = 4) -> Workload:
+    """The texture NCA (12 channels, [id, sobel, lap] on a torus, 96 hidden) on noise: every cell alive.
+    A training iteration is 64 steps, the mean of U[32, 96)."""
+    from ncaforge.families.texture.model import build_texture
+
+    torch.manual_seed(0)
+    nca = build_texture()
+    with torch.no_grad():
+        nca.update.net[-1].weight.normal_(0, 0.01)
+    return Workload(f"texture NCA {size[0]}x{size[1]}, batch {batch}", nca,
+                    torch.rand(batch, 12, *size) - 0.5, 64)
+
+
 def timed(fn: Callable[[], None], repeats: int) -> float:
     """Seconds per call, after one warm-up call."""
     fn()
@@ -160,6 +173,16 @@ def default_row(rows: list[Row], nca: NCA, device: torch.device) -> Row:
     """The row of the implementation ``rollout(impl="auto")`` picks."""
     chosen = nca.resolve_impl("auto", device)
     return next(r for r in rows if r.path == chosen)
+
+
+def cax_texture(python: str | Path, script: Path, size: int, batch: int, steps: int, threads: int) -> Row:
+    """The CAX 0.4.4 texture row: ``script`` (benchmarks/cax_texture.py) run by ``python`` (the Python of
+    its own environment; CAX and JAX are never dependencies of ncaforge)."""
+    out = subprocess.run([str(python), str(script), "--size", str(size), "--batch", str(batch), "--steps",
+                          str(steps), "--threads", str(threads), "--repeat", "2"],
+                         capture_output=True, text=True, check=True)
+    d = json.loads(out.stdout.strip().splitlines()[-1])
+    return Row(d["impl"], d["forward_cell_updates_per_s"], d["train_iterations_per_s"])
 
 
 def cax_peer(python: str | Path, script: str | Path, size: tuple[int, int], batch: int, steps: int) -> Row:

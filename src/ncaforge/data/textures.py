@@ -61,6 +61,10 @@ class TextureTask(Config):
     projections: int = field(default=32, metadata={"min": 1, "help": "Random directions per level and step."})
     overflow: float = field(default=1.0, metadata={"min": 0.0,
         "help": "Weight of the penalty on states beyond [-1, 1]."})
+    vgg: str | None = field(default=None, metadata={"path": "file",
+        "help": "Also a Gram loss on VGG16 features: a safetensors file of torchvision's vgg16 weights "
+                "(never downloaded)."})
+    vgg_weight: float = field(default=1.0, metadata={"min": 0.0, "help": "Weight of the VGG Gram loss."})
     grid: tuple[int, int] | None = field(default=None, metadata={"min": 1, "cli": False,
         "help": "The torus H W (filled in when training starts)."})
 

@@ -2,7 +2,8 @@
 
 Each batch draws samples from the pool, replaces one with a fresh start, runs them U[LO, HI) steps
 and scores the RGB picture (x[:3] + 0.5) by the sliced Wasserstein distance of its multi-scale patches
-to the exemplar's, plus a penalty on states beyond [-1, 1] (the original's overflow loss).
+to the exemplar's (and, given VGG16 weights, by the Gram matrices of its VGG features), plus a penalty
+on states beyond [-1, 1] (the original's overflow loss).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ncaforge.core.nca import NCA
 from ncaforge.data.textures import TextureTask
 from ncaforge.objectives.base import Pool, PoolObjective, Processes
 from ncaforge.objectives.losses import pyramid_swd
+from ncaforge.objectives.vgg import gram_loss, gram_matrices, load_vgg16
 
 
 def texture_rgb(model: NCA, x: torch.Tensor) -> torch.Tensor:
@@ -48,6 +50,10 @@ class TextureObjective(PoolObjective):
         budget.check(f"training on a {task.size}x{task.size} torus (pool {pool_size}, batch {batch_size}, "
                      f"{task.steps[1]} steps)", memory_bytes=4 * model.layout.channels * task.size**2
                      * (pool_size + 12 * batch_size * task.steps[1]), hint=": choose a smaller --size")
+        self.vgg = None
+        if task.vgg is not None:
+            self.vgg = load_vgg16(task.vgg).to(self.device)
+            self.exemplar_grams = [g.detach() for g in gram_matrices(self.vgg, self.exemplar[None])]
         starts = start_states(model, task, pool_size, self.grid, torch.Generator().manual_seed(0))
         self.pool = Pool(states=starts.to(self.device))
 
@@ -57,11 +63,14 @@ class TextureObjective(PoolObjective):
         x[:1] = start_states(self.model, self.task, 1, self.grid, generator).to(self.device)
         steps = int(torch.randint(*self.task.steps, (1,), generator=generator))
         x = self.forward_model(x, steps, generator, checkpoint_every=self.checkpoint_every)
-        swd = pyramid_swd(texture_rgb(self.model, x), self.exemplar, generator, self.task.levels,
-                          projections=self.task.projections)
+        rgb = texture_rgb(self.model, x)
+        texture = pyramid_swd(rgb, self.exemplar, generator, self.task.levels,
+                              projections=self.task.projections)
+        if self.vgg is not None:
+            texture = texture + self.task.vgg_weight * gram_loss(self.vgg, rgb, self.exemplar_grams)
         overflow = (x - x.clamp(-1.0, 1.0)).abs().mean(dim=(1, 2, 3))
         self.pool.put(idx, states=x)
-        return (swd + self.task.overflow * overflow).mean(), x
+        return (texture + self.task.overflow * overflow).mean(), x
 
 
 def make_objective(model: NCA, task: TextureTask, group: Processes, grad_checkpoint: int = 0

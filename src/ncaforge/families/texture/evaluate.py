@@ -90,6 +90,7 @@ def run_evaluation(nca: NCA, options: TextureEvaluation, progress: bool = False,
     others = {name: ruler(load_exemplar(name, task.exemplar_size).unsqueeze(0))
               for name in TEXTURES if name != task.target}
     noise = ruler(torch.rand((1, 3, *grid), generator=g))
+    floor = ruler(task.exemplar().unsqueeze(0)) if task.holdout else 0.0
     figures = {
         "swd": swd,
         "swd_baseline_other": min(others.values()),
@@ -97,6 +98,7 @@ def run_evaluation(nca: NCA, options: TextureEvaluation, progress: bool = False,
         "stability_max_swd": max(curve.values()),
         "regen_swd": regen_swd,
         "swd_other_exemplars": others,
+        "swd_exemplar": floor,  # the trained part of the exemplar itself: the best a model can do
         "stability_curve": {str(t): v for t, v in curve.items()},
         "target": task.target, "size": o.size, "samples": o.samples, "steps": o.steps, "until": o.until,
         "regen_steps": o.regen_steps, "seed": o.seed,
