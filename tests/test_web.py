@@ -107,6 +107,34 @@ def test_js_step_equals_python_under_composed_perturbations_and_adversaries(liza
 
 
 @needs_node
+def test_js_step_equals_python_for_a_grafted_texture() -> None:
+    """A texture model on a torus (no alpha: every cell alive), another grafted into it by the adversary
+    brush: each cell follows the rule its mask names."""
+    from ncaforge.families.texture.model import build_texture
+
+    a, b = build_texture(), build_texture()
+    torch.manual_seed(3)
+    for model in (a, b):
+        with torch.no_grad():
+            for p in model.update.parameters():
+                p.normal_(0.0, 0.1)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 12, 20, 24, generator=g) - 0.5
+    fire = torch.rand(1, 1, 20, 24, generator=g) < 0.5
+    mask = torch.zeros(1, 1, 20, 24, dtype=torch.bool)
+    mask[..., :, 12:] = True
+    with torch.no_grad():
+        want = Intervened(a, adversary=b).step(x, fire, mask=mask)
+    plain = js_step(case_for(a, "a", x, fire), tuple(x.shape))
+    with torch.no_grad():
+        assert torch.allclose(plain, a.step(x, fire), atol=1e-4)
+    got = js_step(case_for(a, "a", x, fire, adversary=export.model_spec(b, "b"),
+                           mask=export.floats(mask[0, 0].float())), tuple(x.shape))
+    assert torch.allclose(got, want, atol=1e-4), float((got - want).abs().max())
+    assert (got[..., 12:] - plain[..., 12:]).abs().max() > 0.01  # the grafted half runs B's rule
+
+
+@needs_node
 def test_js_step_equals_python_for_the_classifier() -> None:
     mnist = zoo.load("mnist")
     g = torch.Generator().manual_seed(0)

@@ -33,4 +33,5 @@ FAMILY = Family(
     seed=lambda model, task, batch, grid: start_states(model, task, batch, grid),
     view=texture_view,
     evaluation=EVALUATION,
+    web=True,  # the playground runs unquantised texture models (every cell alive: WebGL2's home ground)
 )
