@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.installed
 BENCH  := .venv-bench
 DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: setup demo test lint docs bench bench-env clean
+.PHONY: setup demo test lint docs bench bench-env bench-texture clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -63,5 +63,14 @@ $(BENCH)/.installed:
 bench: setup bench-env
 	$(BIN)/python benchmarks/step_throughput.py --compile --memory --cax-python $(BENCH)/bin/python
 
+# The texture table's CAX row: CAX 0.4.4 needs Python >= 3.12 (PYTHON312), in its own environment.
+PYTHON312 ?= python3.12
+CAX_ENV ?= .venv-cax
+
+bench-texture: setup
+	test -x $(CAX_ENV)/bin/python || ($(PYTHON312) -m venv $(CAX_ENV) && \
+	  $(CAX_ENV)/bin/python -m pip install -q "cax==0.4.4" "jax[cpu]")
+	$(BIN)/python benchmarks/texture_throughput.py --cax-python $(CAX_ENV)/bin/python
+
 clean:
-	rm -rf $(VENV) $(BENCH) node_modules out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH) $(CAX_ENV) node_modules out .pytest_cache .ruff_cache

@@ -7,8 +7,9 @@ beside one busy process, in one run.
 Forward: cell updates per second of a 64-step rollout; training: iterations per second, one
 iteration being a 64-step rollout, backward and Adam step. "loaded" repeats every row while
 another process keeps one core busy (a single-threaded matmul loop), the situation of a
-workstation that is doing something else. The CAX row (CAX 0.4.4, JAX on CPU) runs in its own
-environment; see benchmarks/cax_texture.py for how to create it.
+workstation that is doing something else. The CAX row (CAX 0.4.4, JAX on CPU; idle table only:
+XLA takes minutes per training iteration of it) runs in its own environment (`make bench-texture`
+creates it; see benchmarks/cax_texture.py).
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ def busy(stop: mp.Event) -> None:
         a = (a @ a).clamp_(-1, 1)
 
 
-def rows(args: argparse.Namespace) -> list[bench.Row]:
+def rows(args: argparse.Namespace, cax: bool) -> list[bench.Row]:
     w = bench.texture_workload((args.size, args.size), args.batch)
     found = bench.measure(w, 64, repeats=args.repeats, compile_step=args.compile)
-    if args.cax_python.exists():
+    if cax and args.cax_python.exists():
         found.append(bench.cax_texture(args.cax_python, Path(__file__).with_name("cax_texture.py"),
                                        args.size, args.batch, 64, args.threads))
     return found
@@ -53,14 +54,15 @@ def main() -> None:
     if not args.cax_python.exists():
         print(f"(no CAX row: {args.cax_python} not found)\n")
     env = f"{args.threads} threads, torch {torch.__version__}"
-    print(bench.table(rows(args), f"texture NCA {args.size}x{args.size}, batch {args.batch}, 64 steps, "
+    print(bench.table(rows(args, cax=True), f"texture NCA {args.size}x{args.size}, batch {args.batch}, 64 steps, "
                                   f"idle, {env}"))
     stop = mp.get_context("spawn").Event()
     load = mp.get_context("spawn").Process(target=busy, args=(stop,))
     load.start()
     try:
         print()
-        print(bench.table(rows(args), f"the same beside one busy process, {env}"))
+        print(bench.table(rows(args, cax=False), f"the same beside one busy process, {env} (no CAX row: "
+                                                 "its training iteration takes minutes)"))
     finally:
         stop.set()
         load.join()
