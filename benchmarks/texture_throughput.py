@@ -54,8 +54,8 @@ def main() -> None:
     if not args.cax_python.exists():
         print(f"(no CAX row: {args.cax_python} not found)\n")
     env = f"{args.threads} threads, torch {torch.__version__}"
-    print(bench.table(rows(args, cax=True), f"texture NCA {args.size}x{args.size}, batch {args.batch}, 64 steps, "
-                                  f"idle, {env}"))
+    header = f"texture NCA {args.size}x{args.size}, batch {args.batch}, 64 steps, idle, {env}"
+    print(bench.table(rows(args, cax=True), header))
     stop = mp.get_context("spawn").Event()
     load = mp.get_context("spawn").Process(target=busy, args=(stop,))
     load.start()
