@@ -1,5 +1,7 @@
-"""Fast step implementations; importing this package registers them with ``ncaforge.core.rollout``."""
+"""Fast step implementations; importing this package registers them with ``ncaforge.core.rollout``.
 
-from ncaforge.kernels import active_cells, triton_step
+Order matters: "auto" picks the first registered path that supports a model on its device."""
 
-__all__ = ["active_cells", "triton_step"]
+from ncaforge.kernels import active_cells, dense, triton_step
+
+__all__ = ["active_cells", "dense", "triton_step"]
