@@ -277,3 +277,11 @@ def test_the_vgg_loss_reads_only_a_given_file(tmp_path):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert nf.load(tmp_path / "run" / "checkpoint").task.vgg == str(tmp_path / "vgg16.safetensors")
+
+
+def test_the_three_families_store_one_task_kind(tmp_path):
+    for family in ("texture", "munca", "reaction-diffusion"):
+        ckpt.save(tmp_path / family, nf.build(family), task=TextureTask(target="brick"))
+        section = json.loads((tmp_path / family / "config.json").read_text())["task"]
+        assert section["kind"] == "texture"
+        assert nf.load(tmp_path / family).task == TextureTask(target="brick")

@@ -191,8 +191,12 @@ def task_class(kind: str) -> type[Config]:
 
 
 def task_kind(task: Config) -> str:
-    """The kind under which ``task`` is stored (the name its class was registered with)."""
+    """The kind under which ``task`` is stored: its class's ``KIND`` where it declares one (a task class
+    shared by several families), else the name its class was registered with."""
     discover()
+    declared = getattr(type(task), "KIND", None)
+    if declared is not None and _TASKS.get(declared) is type(task):
+        return declared
     for kind, cls in _TASKS.items():
         if type(task) is cls:
             return kind

@@ -43,6 +43,8 @@ def load_exemplar(spec: str, size: int = 128) -> torch.Tensor:
 class TextureTask(Config):
     """The task section of a texture checkpoint; each field is a `nca train texture|munca|rd` option."""
 
+    KIND = "texture"  # stored under this kind whichever of the three families trained it
+
     target: str | None = field(default=None, metadata={
         "required": True, "help": f"The exemplar: {', '.join(TEXTURES)}, or an image file (any size)."})
     exemplar_size: int = field(default=128, metadata={"min": 8, "max": 1024,

@@ -19,7 +19,7 @@ FAMILY = Family(
     task=TextureTask,
     objective=make_objective,
     schedule=Schedule(iterations=2000, lr=1e-3, lr_drops=(1000,)),
-    seed=lambda model, task, batch, grid: start_states(model, task, batch, grid),
+    seed=start_states,
     view=texture_view,
     evaluation=EVALUATION,
 )

@@ -30,7 +30,7 @@ FAMILY = Family(
     task=TextureTask,
     objective=make_objective,
     schedule=Schedule(iterations=2000, lr=2e-3, lr_drops=(1000,)),
-    seed=lambda model, task, batch, grid: start_states(model, task, batch, grid),
+    seed=start_states,
     view=texture_view,
     evaluation=EVALUATION,
     web=True,  # the playground runs unquantised texture models (every cell alive: WebGL2's home ground)
