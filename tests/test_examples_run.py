@@ -40,6 +40,7 @@ MISSING_INPUTS = [
     "nca import distill-growing ex3_lizard.json --out models/distill-lizard",
     "nca import distill-mnist mnist.json --out models/distill-mnist",
     "nca import distill-perturbation tail.npy --out models/distill-tail",
+    "nca import distill-texture models.json --all --out imported",
 ]
 
 # Budgets, by command path: option -> value(s), replacing the line's own value or appended.
@@ -58,6 +59,11 @@ BUDGETS: dict[tuple[str, ...], dict[str, object]] = {
     ("grow",): {"--steps": 20},
     ("bench",): {"--size": (12, 12), "--batch": 1, "--steps": 2, "--repeats": 1},
     ("classify",): {"--digits": 2, "--steps": 20},
+    **{("train", name): {**TRAINING, "--pool": 8, "--size": 24, "--steps": (4, 6)}
+       for name in ("texture", "munca", "rd")},
+    ("eval", "texture"): {"--samples": 1, "--size": 32, "--steps": 20, "--until": 40, "--every": 20,
+                          "--regen-steps": 10},
+    ("texture", "graft"): {"--steps": 20, "--size": (32, 32)},
 }
 # Commands whose budget depends on the host: a classifier host (--target class:N) or a growing one.
 BY_HOST = {

@@ -10,6 +10,13 @@ import torch
 from ncaforge.cli.common import fail, load_model
 
 
+def centred_disc(height: int, width: int) -> torch.Tensor:
+    """A (1, 1, H, W) bool disc in the grid's centre, its diameter half the shorter side."""
+    ys, xs = torch.meshgrid(torch.arange(height) - (height - 1) / 2, torch.arange(width) - (width - 1) / 2,
+                            indexing="ij")
+    return ((ys**2 + xs**2).sqrt() <= min(height, width) / 4)[None, None]
+
+
 @click.group()
 def texture() -> None:
     """Experiments with texture NCAs (texture, muNCA, reaction-diffusion models)."""
@@ -18,8 +25,9 @@ def texture() -> None:
 @texture.command()
 @click.option("--model", "models", multiple=True, required=True,
               help="Two zoo names or checkpoint directories: A (dark cells of the mask), then B (bright).")
-@click.option("--mask", "mask_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="An image resized to the grid: its bright, opaque cells follow B's rule, the rest A's.")
+@click.option("--mask", "mask_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="An image resized to the grid: its bright, opaque cells follow B's rule, the rest A's "
+                   "[a centred disc half the grid across].")
 @click.option("--size", type=click.IntRange(8, 1024), nargs=2, default=(128, 128), show_default=True,
               help="Grid H W (a torus).")
 @click.option("--steps", type=click.IntRange(1, 10**5), default=1000, show_default=True)
@@ -29,13 +37,16 @@ def texture() -> None:
 @click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True, help="Pixels per cell.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/graft"),
               show_default=True)
-def graft(models: tuple[str, ...], mask_path: Path, size: tuple[int, int], steps: int, seed: int, fps: int,
-          every: int, scale: int, out: Path) -> None:
+def graft(models: tuple[str, ...], mask_path: Path | None, size: tuple[int, int], steps: int, seed: int,
+          fps: int, every: int, scale: int, out: Path) -> None:
     """Graft texture B into texture A: where the mask is bright, cells follow B's rule, elsewhere A's
     (the grafting experiment of "Self-Organising Textures"). Both start from A's start state; where
     the two rules meet, their textures blend.
 
     Writes graft.gif (and graft.mp4 with an encoder), graft.png (the last frame) and mask.png.
+
+    Example:
+      nca texture graft --model texture-brick --model texture-grass --size 128 128
     """
     import imageio.v3 as iio
 
@@ -55,7 +66,7 @@ def graft(models: tuple[str, ...], mask_path: Path, size: tuple[int, int], steps
             fail(f"{spec!r} is a {family_of(model).name} model, not a texture NCA (all cells alive, a torus)")
     try:
         rule = Intervened(a, adversary=b)
-        mask = mask_from_image(str(mask_path), *size)
+        mask = mask_from_image(str(mask_path), *size) if mask_path is not None else centred_disc(*size)
     except ValueError as e:
         fail(str(e))
     start = family_of(a).seed(a, a.task, 1, size)
