@@ -285,3 +285,27 @@ def test_the_three_families_store_one_task_kind(tmp_path):
         section = json.loads((tmp_path / family / "config.json").read_text())["task"]
         assert section["kind"] == "texture"
         assert nf.load(tmp_path / family).task == TextureTask(target="brick")
+
+
+def test_regeneration_samples_lose_a_wrapped_quarter():
+    from ncaforge.objectives.texture import erase_quarter
+
+    x, fresh = torch.zeros(1, 1, 8, 8), torch.ones(1, 1, 8, 8)
+    top_left = erase_quarter(x, fresh)
+    assert top_left[0, 0, :4, :4].all() and top_left.sum() == 16
+    wrapped = erase_quarter(x, fresh, (6, 7))  # rows 6, 7, 0, 1 and columns 7, 0, 1, 2
+    rows, cols = torch.nonzero(wrapped[0, 0], as_tuple=True)
+    assert set(rows.tolist()) == {6, 7, 0, 1} and set(cols.tolist()) == {7, 0, 1, 2} and wrapped.sum() == 16
+
+
+def test_damage_trains_and_may_change_on_resume(tmp_path):
+    run = tmp_path / "run"
+    base = ["train", "texture", "--target", "gravel", "--hidden", "8", "--exemplar-size", "40",
+            "--levels", "1", "--size", "16", "--pool", "8", "--steps", "2", "3", "--checkpoint-every", "1",
+            "--out", str(run)]
+    result = CliRunner().invoke(main, [*base, "--iterations", "2"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["train", "texture", "--resume", "--iterations", "4", "--damage", "2",
+                                       "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    assert nf.load(run / "checkpoint").task.damage == 2

@@ -61,6 +61,9 @@ class TextureTask(Config):
         "help": "Rollout length drawn uniformly from [LO, HI)."})
     levels: int = field(default=3, metadata={"min": 1, "max": 6, "help": "Levels of the patch pyramid."})
     projections: int = field(default=32, metadata={"min": 1, "help": "Random directions per level and step."})
+    damage: int = field(default=0, metadata={"min": 0,
+        "help": "Samples per batch that get a quarter of the torus (a random square) reset to a fresh start "
+                "before their rollout, so that the rule learns to regrow it (may change on --resume)."})
     overflow: float = field(default=1.0, metadata={"min": 0.0,
         "help": "Weight of the penalty on states beyond [-1, 1]."})
     vgg: str | None = field(default=None, metadata={"path": "file",

@@ -35,6 +35,15 @@ def start_states(model: NCA, task: TextureTask | None, n: int, grid: tuple[int, 
     return torch.rand(shape, generator=generator) - 0.5
 
 
+def erase_quarter(x: torch.Tensor, fresh: torch.Tensor, shift: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """``x`` with a square of half its height and width replaced by ``fresh``: the top-left one, or the
+    one ``shift`` cells further down and right (wrapping around the torus)."""
+    h, w = x.shape[2] // 2, x.shape[3] // 2
+    x = x.roll((-shift[0], -shift[1]), dims=(2, 3)).clone()
+    x[:, :, :h, :w] = fresh.roll((-shift[0], -shift[1]), dims=(2, 3))[:, :, :h, :w]
+    return x.roll(shift, dims=(2, 3))
+
+
 class TextureObjective(PoolObjective):
     """``pool_size`` and ``batch_size`` are this process's share."""
 
@@ -61,6 +70,10 @@ class TextureObjective(PoolObjective):
         idx = self.pool.sample(self.batch_size, generator)
         x = self.pool.take(idx)
         x[:1] = start_states(self.model, self.task, 1, self.grid, generator).to(self.device)
+        for i in range(1, 1 + min(self.task.damage, self.batch_size - 1)):  # regeneration samples
+            fresh = start_states(self.model, self.task, 1, self.grid, generator).to(self.device)
+            shift = tuple(int(v) for v in torch.randint(0, min(self.grid), (2,), generator=generator))
+            x[i : i + 1] = erase_quarter(x[i : i + 1], fresh, shift)
         steps = int(torch.randint(*self.task.steps, (1,), generator=generator))
         x = self.forward_model(x, steps, generator, checkpoint_every=self.checkpoint_every)
         rgb = texture_rgb(self.model, x)

@@ -22,9 +22,10 @@ from ncaforge.io import checkpoint as ckpt
 from ncaforge.training import distributed
 from ncaforge.training.trainer import STATE_JSON, TrainConfig, Trainer
 
-# Settings a resumed run may change: how long and how often, on what, and (attacks) the recovery term.
+# Settings a resumed run may change: how long and how often, on what, and the terms added to sharpen a
+# trained rule (attacks: the recovery term; textures: regeneration samples).
 MAY_CHANGE = frozenset({"iterations", "checkpoint_every", "grad_checkpoint", "threads", "device", "out",
-                        "resume", "recover_weight", "recover_steps"})
+                        "resume", "recover_weight", "recover_steps", "damage"})
 SCHEDULE_KEYS = ("iterations", "lr", "lr_drops", "seed", "checkpoint_every")
 
 

@@ -16,7 +16,7 @@ from ncaforge.core.nca import NCA
 from ncaforge.core.progress import bar
 from ncaforge.data.textures import TEXTURES, TextureTask, load_exemplar
 from ncaforge.objectives.losses import pyramid_swd
-from ncaforge.objectives.texture import start_states, texture_rgb
+from ncaforge.objectives.texture import erase_quarter, start_states, texture_rgb
 
 
 @dataclass
@@ -46,14 +46,6 @@ class Ruler:
     def __call__(self, rgb: torch.Tensor) -> float:
         g = torch.Generator().manual_seed(self.seed)
         return float(pyramid_swd(rgb, self.reference, g, self.levels, projections=self.projections).mean())
-
-
-def erase_quarter(x: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
-    """``x`` with its top-left quarter (half the height, half the width) replaced by ``fresh``."""
-    h, w = x.shape[2] // 2, x.shape[3] // 2
-    x = x.clone()
-    x[:, :, :h, :w] = fresh[:, :, :h, :w]
-    return x
 
 
 @torch.no_grad()
