@@ -62,7 +62,7 @@ def graft(models: tuple[str, ...], mask_path: Path | None, size: tuple[int, int]
         fail(f"--model is given {len(models)} times; graft takes exactly two: --model A --model B")
     a, b = (load_model(m) for m in models)
     for spec, model in zip(models, (a, b), strict=True):
-        if getattr(model.layout, "alpha", 0) is not None or family_of(model).seed is None:
+        if family_of(model).seed is None or model.layout.alpha is not None:  # grows from a seed, no alpha
             fail(f"{spec!r} is a {family_of(model).name} model, not a texture NCA (all cells alive, a torus)")
     try:
         rule = Intervened(a, adversary=b)

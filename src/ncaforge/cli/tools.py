@@ -59,8 +59,6 @@ def import_distill_perturbation(file: Path, out: Path) -> None:
 @click.option("--all", "every", is_flag=True, help="Import every model of the file, each into OUT/NAME.")
 def import_distill_texture(file: Path, out: Path, name: str | None, every: bool) -> None:
     """Texture NCAs from the "Self-Organising Textures" export (JSON of PNG-packed 8-bit layers)."""
-    from dataclasses import replace
-
     from ncaforge.io import checkpoint as ckpt
     from ncaforge.io import distill_texture
 
@@ -71,10 +69,9 @@ def import_distill_texture(file: Path, out: Path, name: str | None, every: bool)
         fail(f"{file} holds no models (its model_names is empty)")
     for model_name in names if every else [name or names[0]]:
         model, fmt = distill_texture.import_texture(file, model_name)
-        task = replace(distill_texture.TASK, target=None)
         dest = out / model_name if every else out
         ckpt.save(dest, model, {"imported_from": str(file), "format": fmt, "model_name": model_name,
-                                "command": command_line()}, task=task)
+                                "command": command_line()}, task=distill_texture.TASK)
         click.echo(f"imported {model_name} ({fmt}, {model.layout.channels} channels) -> {dest}")
 
 

@@ -3,6 +3,8 @@ keeps making an exemplar's texture, trained with a sliced Wasserstein loss on mu
 
 from __future__ import annotations
 
+from torch import nn
+
 from ncaforge.core.family import Evaluation, Family, Schedule
 from ncaforge.core.view import RGBView
 from ncaforge.data.textures import TextureTask
@@ -16,7 +18,7 @@ EVALUATION = Evaluation(TextureEvaluation, run_evaluation,
                         "quarter of the grid.")
 
 
-def texture_view(model) -> RGBView:
+def texture_view(model: nn.Module) -> RGBView:
     """RGB = x[:3] * rgb_scale + 0.5, as a view."""
     half = 0.5 / getattr(model.config, "rgb_scale", 1.0)
     return RGBView((0, 1, 2), -half, half)
