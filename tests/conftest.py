@@ -8,9 +8,24 @@ import torch
 from PIL import Image
 
 from ncaforge.families.growing.model import GrowingConfig, build_growing
+from ncaforge.kernels import fused_cells
 
 # Test grids are tiny: one thread avoids threading overhead and oversubscription.
 torch.set_num_threads(1)
+
+# The CPU fast paths every agreement test checks against the reference; the fused one where its C++
+# extension builds (a compiler and ninja: `make setup` builds it once).
+CPU_PATHS = ("active", "fused") if fused_cells.available() else ("active",)
+
+
+def assert_paths_agree(results: dict, rtol: float = 1e-4) -> None:
+    """``results[impl] = (final state, gradients)``: every CPU path's equal the reference's."""
+    ya, ga = results["reference"]
+    for impl in CPU_PATHS:
+        yb, gb = results[impl]
+        assert torch.allclose(ya, yb, atol=1e-5), impl
+        for a, b in zip(ga, gb, strict=True):
+            assert torch.allclose(a, b, rtol=rtol, atol=1e-6), impl
 
 
 @pytest.fixture(autouse=True)

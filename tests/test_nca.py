@@ -1,6 +1,6 @@
 import torch
 
-from conftest import random_growing
+from conftest import CPU_PATHS, assert_paths_agree, random_growing
 from ncaforge.families.growing.model import build_growing
 from ncaforge.kernels.active_cells import ActiveCellStepper
 
@@ -55,15 +55,12 @@ def test_rollouts_and_gradients_agree_across_implementations():
     nca = random_growing(scale=0.1)
     x = _state()
     results = {}
-    for impl in ("reference", "active"):
+    for impl in ("reference", *CPU_PATHS):
         nca.zero_grad()
         y = nca.rollout(x, 12, torch.Generator().manual_seed(3), impl=impl)
         y[:, :4].pow(2).mean().backward()
         results[impl] = (y.detach(), [p.grad.clone() for p in nca.parameters()])
-    (ya, ga), (yb, gb) = results.values()
-    assert torch.allclose(ya, yb, atol=1e-5)
-    for a, b in zip(ga, gb, strict=True):
-        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert_paths_agree(results)
 
 
 def test_checkpointed_rollout_gives_the_same_result_and_gradients():
@@ -100,5 +97,5 @@ def test_trajectory_holds_every_state():
 def test_a_dead_grid_stays_dead_in_every_implementation():
     nca = random_growing(scale=0.2)
     x = torch.zeros(2, 16, 8, 8)
-    for impl in ("reference", "active"):
+    for impl in ("reference", *CPU_PATHS):
         assert torch.equal(nca.rollout(x, 3, impl=impl), x)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from ncaforge.core.memory import keep_freed_memory
 from ncaforge.core.nca import NCA
 from ncaforge.data.targets import load_target
 from ncaforge.families.classifier.model import build_classifier, digit_state
@@ -131,6 +132,7 @@ def measure(workload: Workload, steps: int = 64, repeats: int = 3, compile_step:
     ``checkpoint_every`` > 0 trains every path with gradient checkpointing (large grids:
     the reference's activations for 80 steps of a 256x256 batch of 8 exceed 24 GB).
     """
+    keep_freed_memory()  # as training does: every row under the same allocator
     nca, x0 = workload.model, workload.state
     opt = torch.optim.Adam(nca.parameters(), lr=1e-6)
 

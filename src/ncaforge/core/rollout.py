@@ -57,8 +57,13 @@ class Implementation:
 IMPLEMENTATIONS: dict[str, Implementation] = {}
 
 
-def register_implementation(implementation: Implementation) -> None:
-    IMPLEMENTATIONS[implementation.name] = implementation
+def register_implementation(implementation: Implementation, before: str | None = None) -> None:
+    """Add an implementation last, or just ahead of the one named ``before`` ("auto" tries them in order)."""
+    entries = [(k, v) for k, v in IMPLEMENTATIONS.items() if k != implementation.name]
+    at = next((i for i, (k, _) in enumerate(entries) if k == before), len(entries))
+    entries.insert(at, (implementation.name, implementation))
+    IMPLEMENTATIONS.clear()
+    IMPLEMENTATIONS.update(entries)
 
 
 def resolve(model: Any, impl: str, device: torch.device | str) -> str:
@@ -71,7 +76,7 @@ def resolve(model: Any, impl: str, device: torch.device | str) -> str:
         return impl
     kind = torch.device(device).type
     for entry in IMPLEMENTATIONS.values():
-        if kind in entry.devices and entry.available() and entry.supports(model):
+        if kind in entry.devices and entry.supports(model) and entry.available():  # available() may build
             return entry.name
     return "reference"
 

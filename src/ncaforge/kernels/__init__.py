@@ -2,6 +2,6 @@
 
 Order matters: "auto" picks the first registered path that supports a model on its device."""
 
-from ncaforge.kernels import active_cells, triton_step
+from ncaforge.kernels import active_cells, fused_cells, triton_step
 
-__all__ = ["active_cells", "triton_step"]
+__all__ = ["active_cells", "fused_cells", "triton_step"]

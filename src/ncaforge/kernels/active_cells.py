@@ -87,6 +87,18 @@ class ActiveCellStepper:
         self.linears = [m for m in nca.update.net if isinstance(m, torch.nn.Conv2d)]
         self._matrix: torch.Tensor | None = None
 
+    def _inputs(self, x: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        """What :meth:`_delta` reads for the given flat cell indices of a channels-last ``x``: here their
+        gathered 3x3 neighbourhoods, (N, 9*C)."""
+        b, h, w, c = x.shape
+        padded = F.pad(x.reshape(-1, c), (0, 0, 0, 1))  # the zero row that off-grid neighbours read
+        rows = neighbour_table(b, h, w, self.circular, x.device).index_select(0, cells).reshape(-1)
+        return padded.index_select(0, rows).view(-1, 9 * c)
+
+    def _cell_delta(self, x: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        """The (N, mutable channels) deltas of the given flat cell indices of a channels-last ``x``."""
+        return self._delta(self._inputs(x, cells))
+
     def _features(self, neigh: torch.Tensor) -> torch.Tensor:
         """(N, 9*C) gathered neighbourhoods -> (N, F) perception features."""
         p = self.nca.perception
@@ -132,24 +144,20 @@ class ActiveCellStepper:
             pre = dilate(x[..., layout.alpha].detach() > thr, self.circular)
             active = active & dilate(pre, self.circular)
         idx = active.reshape(-1).nonzero().squeeze(1)
-        flat = x.reshape(-1, c)
-        padded = F.pad(flat, (0, 0, 0, 1))  # the zero row that off-grid neighbours read
-        rows = neighbour_table(b, h, w, self.circular, x.device).index_select(0, idx).reshape(-1)
-        neigh = padded.index_select(0, rows).view(-1, 9 * c)
         if adversary is None or mask is None:
-            delta = self._delta(neigh)  # every active cell fires
+            delta = self._cell_delta(x, idx)  # every active cell fires
         else:  # each rule computes only its own cells
             theirs = mask.reshape(-1).index_select(0, idx)
             mine, theirs = (~theirs).nonzero().squeeze(1), theirs.nonzero().squeeze(1)
-            delta = neigh.new_zeros(len(idx), len(layout.mutable))
-            delta = delta.index_copy(0, mine, self._delta(neigh.index_select(0, mine)))
-            delta = delta.index_copy(0, theirs, adversary._delta(neigh.index_select(0, theirs)))
+            delta = x.new_zeros(len(idx), len(layout.mutable))
+            for rule, part in ((self, mine), (adversary, theirs)):
+                delta = delta.index_copy(0, part, rule._cell_delta(x, idx.index_select(0, part)))
         if noise is not None:
             delta = delta + noise.permute(0, 2, 3, 1).reshape(-1, delta.shape[1]).index_select(0, idx)
         if layout.readonly:
             mutable = torch.tensor(layout.mutable, device=x.device)
             delta = delta.new_zeros(len(idx), c).index_copy(1, mutable, delta)
-        x = flat.index_add(0, idx, delta).view(b, h, w, c)
+        x = x.reshape(-1, c).index_add(0, idx, delta).view(b, h, w, c)
         if pre is None:
             return x
         post = dilate(x[..., layout.alpha].detach() > thr, self.circular)

@@ -18,6 +18,7 @@ import torch
 
 from ncaforge.core.atomic import recover_dir
 from ncaforge.core.errors import NcaError
+from ncaforge.core.memory import keep_freed_memory
 from ncaforge.io import checkpoint as ckpt
 from ncaforge.training import distributed
 from ncaforge.training.trainer import STATE_JSON, TrainConfig, Trainer
@@ -109,6 +110,7 @@ def train(make_objective: Callable[[distributed.Group], Any], config: TrainConfi
     """
     if threads:
         torch.set_num_threads(threads)
+    keep_freed_memory()
     group = distributed.setup(device)
     torch.manual_seed(config.seed)
     try:
