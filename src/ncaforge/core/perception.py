@@ -90,3 +90,71 @@ class LearnedPerception(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.conv(pad(x, self.padding)))
+
+
+SYMMETRIC_MODES = ("laplacian", "lap_gradnorm", "steerable", "gradient")
+
+
+def _per_channel(x: torch.Tensor, kernels: torch.Tensor, padding: str) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, K, H, W): every channel through each of K 3x3 kernels."""
+    b, c, h, w = x.shape
+    weight = kernels.to(x).unsqueeze(1).repeat(c, 1, 1, 1)  # (C*K, 1, 3, 3)
+    return F.conv2d(pad(x, padding), weight, groups=c).view(b, c, len(kernels), h, w)
+
+
+class SymmetricPerception(nn.Module):
+    """Perception that gives a cell no compass (isotropic NCA) or its own (steerable NCA).
+
+    Per channel, with the originals' unnormalised filters (laplacian ``[[1,2,1],[2,-12,2],[1,2,1]]``,
+    sobel ``[[-1,0,1],[-2,0,2],[-1,0,1]]``):
+
+    * ``laplacian``: ``[x, lap x]``: unchanged by rotating or mirroring the grid;
+    * ``lap_gradnorm``: ``[x, lap x, |grad x|]``: the same, with the gradient's length;
+    * ``steerable``: the last channel is the cell's angle a, not perceived itself; the other channels
+      give ``[x, lap x, gx cos a + gy sin a, gy cos a - gx sin a]``, the gradient in the cell's frame;
+    * ``gradient``: the same, in the frame of channel ``frame``'s gradient (unit length; none where
+      that gradient vanishes).
+
+    Features are grouped per kind: ``[all x | all lap | ...]`` (4C or 4(C-1) for the framed modes).
+    """
+
+    def __init__(self, channels: int, mode: str = "laplacian", padding: str = "circular",
+                 frame: int = 3) -> None:
+        super().__init__()
+        if mode not in SYMMETRIC_MODES:
+            raise ValueError(f"symmetric perception mode must be one of {SYMMETRIC_MODES}, got {mode!r}")
+        if mode == "gradient" and not 0 <= frame < channels:
+            raise ValueError(f"gradient frames need a channel in 0..{channels - 1}, got {frame}")
+        self.channels, self.mode, self.padding, self.frame = channels, mode, padding, frame
+        lap = FILTERS["laplacian"]
+        sobel = FILTERS["sobel_x"] * 8.0
+        self.register_buffer("lap", torch.stack([FILTERS["identity"], lap]), persistent=False)
+        self.register_buffer("sobel", torch.stack([sobel, sobel.T]), persistent=False)
+
+    @property
+    def perceived(self) -> int:
+        """Channels seen through the filters (all but the angle channel of steerable cells)."""
+        return self.channels - 1 if self.mode == "steerable" else self.channels
+
+    @property
+    def out_features(self) -> int:
+        return {"laplacian": 2, "lap_gradnorm": 3}.get(self.mode, 4) * self.perceived
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        states = x[:, : self.perceived]
+        b, _, h, w = x.shape
+        features = [_per_channel(states, self.lap, self.padding).transpose(1, 2).reshape(b, -1, h, w)]
+        if self.mode == "laplacian":
+            return features[0]
+        grad = _per_channel(states, self.sobel, self.padding)
+        gx, gy = grad[:, :, 0], grad[:, :, 1]
+        if self.mode == "lap_gradnorm":
+            return torch.cat([*features, torch.sqrt(gx * gx + gy * gy + 1e-12)], dim=1)
+        if self.mode == "steerable":
+            angle = x[:, -1:]
+            c, s = torch.cos(angle), torch.sin(angle)
+        else:  # the frame of one channel's gradient
+            fx, fy = gx[:, self.frame : self.frame + 1], gy[:, self.frame : self.frame + 1]
+            norm = torch.sqrt(fx * fx + fy * fy + 1e-12)
+            c, s = fx / norm, fy / norm
+        return torch.cat([*features, gx * c + gy * s, gy * c - gx * s], dim=1)
