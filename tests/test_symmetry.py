@@ -1,5 +1,6 @@
 """Symmetric perception (isotropic and steerable NCA) and the rotation-invariant loss."""
 
+import json
 import math
 
 import pytest
@@ -92,3 +93,90 @@ def test_mirrors_count_only_when_asked():
     mirrored = torch.flip(target, (3,))
     assert invariant_l2(target, mirrored, mirror=True).item() == pytest.approx(0.0, abs=1e-12)
     assert invariant_l2(target, mirrored).item() > 1e-3
+
+
+def _model(family: str, fire_rate: float = 0.5, scale: float = 0.05):
+    from ncaforge.families.isotropic.model import IsotropicConfig, build_isotropic
+    from ncaforge.families.steerable import SteerableConfig, build_steerable
+
+    nca = (build_isotropic(IsotropicConfig(fire_rate=fire_rate)) if family == "isotropic"
+           else build_steerable(SteerableConfig(fire_rate=fire_rate)))
+    with torch.no_grad():
+        nca.update.net[-1].weight.normal_(0, scale)
+    return nca.double()
+
+
+def test_the_families_have_the_originals_widths_and_last_layer():
+    from ncaforge.families.isotropic.model import IsotropicConfig, build_isotropic
+    from ncaforge.families.steerable import build_steerable
+
+    iso, steer = build_isotropic(), build_steerable()
+    assert iso.update.net[0].out_channels == 192  # ceil32(8192 // (32 + 16))
+    assert steer.update.net[0].out_channels == 128  # ceil32(8192 // (60 + 16))
+    assert build_isotropic(IsotropicConfig(perception="lap_gradnorm")).update.net[0].out_channels == 128
+    for nca in (iso, steer):
+        last = nca.update.net[-1]
+        assert last.bias is None and not last.weight.any()
+
+
+@pytest.mark.parametrize("family", ["isotropic", "steerable"])
+def test_a_whole_rollout_turns_with_the_grid(family):
+    from ncaforge.families.isotropic.task import SymmetryTask, seed_states
+
+    nca = _model(family, fire_rate=1.0)  # every cell fires: no random mask to turn
+    seed = seed_states(nca, SymmetryTask(), 1, (21, 21)).double()  # odd: rot90 keeps the centre
+    turned = seed_states(nca, SymmetryTask(), 1, (21, 21), angle=90.0).double()
+    assert torch.equal(turned, rot(seed)) if family == "isotropic" else torch.allclose(
+        turned[:, :-1], rot(seed)[:, :-1])
+    if family == "steerable":
+        assert torch.allclose(turned[:, -1], (rot(seed)[:, -1] - math.pi / 2) % (2 * math.pi))
+    grown = nca.rollout(seed, 4, torch.Generator().manual_seed(0), impl="reference")
+    grown_turned = nca.rollout(turned, 4, torch.Generator().manual_seed(0), impl="reference")
+    assert (grown - seed).abs().sum() > 1.0  # the rule did something
+    expected = rot(grown)
+    if family == "steerable":  # angles compared as directions: 0 and 2 pi are one
+        turn = grown_turned[:, -1] - (expected[:, -1] - math.pi / 2)
+        assert torch.allclose(torch.cos(turn), torch.ones_like(turn), atol=1e-9)
+        grown_turned, expected = grown_turned[:, :-1], expected[:, :-1]
+    assert torch.allclose(grown_turned, expected, atol=1e-6)  # cos and sin of turned angles round
+
+
+def test_structured_seeds_are_distinct_and_not_collinear():
+    from ncaforge.families.isotropic.task import SymmetryTask, seed_states
+
+    for family, count in (("isotropic", 3), ("steerable", 2)):
+        seed = seed_states(_model(family), SymmetryTask(), 1, (16, 16))
+        cells = seed[0, 3].nonzero()
+        assert len(cells) == count
+        assert len({tuple(seed[0, :-1, y, x].tolist()) for y, x in cells}) == count  # distinct states
+    single = seed_states(_model("isotropic"), SymmetryTask(seeds="single"), 1, (16, 16))
+    assert single[0, 3].nonzero().tolist() == [[8, 8]]
+
+
+def test_only_living_neighbourhoods_change_and_nothing_is_cleared():
+    nca = _model("steerable", fire_rate=1.0, scale=0.5)
+    x = torch.zeros(1, 16, 16, 16, dtype=torch.float64)
+    x[0, 3:, 4, 4] = 1.0
+    x[0, 5, 12, 12] = 0.7  # a dead cell with a value: no living neighbour, so it must not change
+    y = nca.step(x, torch.ones(1, 1, 16, 16, dtype=torch.bool))
+    assert y[0, :, 12, 12].tolist() == x[0, :, 12, 12].tolist()
+    assert (y[0, :, 3:6, 3:6] != x[0, :, 3:6, 3:6]).any()
+    assert (y[:, -1] >= 0).all() and (y[:, -1] < 2 * math.pi).all()  # angles kept in [0, 2 pi)
+
+
+def test_train_grow_and_reload_both_families(tmp_path):
+    from click.testing import CliRunner
+
+    from ncaforge.cli import main
+
+    for family, extra in (("isotropic", ["--loss", "invariant", "--seeds", "single"]), ("steerable", [])):
+        out = tmp_path / family
+        result = CliRunner().invoke(main, ["train", family, "--iterations", "3", "--target-size", "12",
+                                           "--pad", "4", "--pool", "8", "--batch", "4", "--damage-count",
+                                           "1", "--steps", "6", "8", "--out", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        config = json.loads((out / "checkpoint" / "config.json").read_text())
+        assert config["family"] == family and config["task"]["kind"] == "symmetry"
+        result = CliRunner().invoke(main, ["grow", "--model", str(out / "checkpoint"), "--steps", "5",
+                                           "--out", str(tmp_path / f"{family}-grown")])
+        assert result.exit_code == 0, result.output
