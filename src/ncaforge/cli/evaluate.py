@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ncaforge.analysis.symmetry import SymmetryOptions
 from ncaforge.cli.common import announce, echo_figures, fail, load_model
 from ncaforge.cli.options import FamilyCommands, options_of, pick
 from ncaforge.core import family as registry
@@ -45,3 +46,37 @@ def eval_command(family: registry.Family) -> click.Command:
 @click.group("eval", cls=FamilyCommands, make=eval_command, capability="evaluation")
 def eval_() -> None:
     """Measure a trained model (--json, --seed)."""
+
+
+@eval_.command("symmetry", params=[
+    click.Option(["--model", "model"], required=True,
+                 help="Zoo name or checkpoint directory (a model that grows from a seed: isotropic, "
+                      "steerable, growing)."),
+    *options_of(SymmetryOptions),
+    click.Option(["--json", "json_path"], type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="Write the figures here.")])
+def eval_symmetry(model: str, json_path: Path | None, **values: Any) -> None:
+    """Does the pattern turn with its seed? RGBA MSE at --steps from the seed as trained (mse_0), turned
+    90 and 45 degrees and mirrored (each against the equally turned target), and after turning a grown
+    pattern 45 degrees (mse_regrown_rot45); the same for --baseline (keys baseline_*)."""
+    from ncaforge.analysis.symmetry import measure, ratios
+    from ncaforge.core.atomic import write_json
+
+    options = pick(SymmetryOptions, values)
+    figures: dict[str, Any] = {}
+    for prefix, spec in (("", model), ("baseline_", options.baseline)):
+        if spec is None:
+            continue
+        nca = load_model(spec)
+        if getattr(nca, "task", None) is None or not hasattr(nca.task, "image"):
+            fail(f"{spec!r}: symmetry needs a model trained to grow a target image")
+        try:
+            found = measure(nca, options)
+        except ValueError as e:
+            fail(f"{spec!r}: {e}")
+        figures |= {prefix + k: v for k, v in found.items()}
+        figures |= ratios(figures, prefix)
+    echo_figures({k: v for k, v in figures.items() if isinstance(v, float)})
+    if json_path:
+        write_json(json_path, {**figures, "model": model, "baseline": options.baseline, "seed": options.seed})
+        click.echo(f"wrote {json_path}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,10 @@ if TYPE_CHECKING:
               help="Hand-placed adversaries: the bright, opaque cells of this image (resized to the grid).")
 @click.option("--attack-steps", nargs=2, type=click.IntRange(0), default=None,
               help="Perturbation and adversaries act from step T1 until T2 [the whole run].")
+@click.option("--seed-angle", type=float, default=0.0, show_default=True,
+              help="Turn the seed this many degrees counterclockwise (isotropic and steerable models: "
+                   "structured seeds move, steerable cells start turned).")
+@click.option("--seed-mirror", is_flag=True, help="Mirror the seed left-right (isotropic and steerable).")
 @click.option("--fps", type=click.IntRange(1, 120), default=20, show_default=True)
 @click.option("--scale", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Pixels per cell in pictures.")
@@ -57,7 +62,7 @@ def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, 
          damage_at: tuple[int, ...], damage_centre: tuple[float, float], damage_radius: float,
          save_steps: tuple[int, ...], perturbations: tuple[str, ...], adversary_spec: str | None,
          fraction: float, region: str, mask_image: Path | None, attack_steps: tuple[int, int] | None,
-         fps: int, scale: int, force: bool, out: Path) -> None:
+         seed_angle: float, seed_mirror: bool, fps: int, scale: int, force: bool, out: Path) -> None:
     """Grow a pattern from a seed, optionally cut it, perturb it or infiltrate it.
 
     Writes grow.gif (and grow.mp4 with an encoder), strip.png and states.npz.
@@ -98,7 +103,11 @@ def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, 
         marks = attack.marks(t) if attack is not None else None
         return mark(rgb, marks & occupied(model, x)) if marks is not None else rgb
 
-    rec = simulate(model, family.seed(model, model.task, batch, (h, w)), steps, damage, frame_every=1,
+    turn = {"angle": seed_angle, "mirror": seed_mirror} if seed_angle or seed_mirror else {}
+    if turn and "angle" not in inspect.signature(family.seed).parameters:
+        fail(f"--seed-angle/--seed-mirror: {family.name} seeds cannot be turned (isotropic and steerable "
+             "models' can)")
+    rec = simulate(model, family.seed(model, model.task, batch, (h, w), **turn), steps, damage, frame_every=1,
                    extra_frames=list(save_steps), generator=g, progress=True, attack=attack, view=view)
     out.mkdir(parents=True, exist_ok=True)
     frames = [tile([to_image(image, scale) for image in f]) for f in rec.frames]
