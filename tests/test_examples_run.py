@@ -64,6 +64,9 @@ BUDGETS: dict[tuple[str, ...], dict[str, object]] = {
     ("eval", "texture"): {"--samples": 1, "--size": 32, "--steps": 20, "--until": 40, "--every": 20,
                           "--regen-steps": 10},
     ("texture", "graft"): {"--steps": 20, "--size": (32, 32)},
+    **{("train", name): {**TRAINING, "--batch": 4, "--pool": 8, "--steps": (4, 6), "--damage-count": 1,
+                         "--target-size": 12, "--pad": 4} for name in ("isotropic", "steerable")},
+    ("eval", "symmetry"): {"--samples": 1, "--steps": 10, "--regrow-steps": 5},
 }
 # Commands whose budget depends on the host: a classifier host (--target class:N) or a growing one.
 BY_HOST = {

@@ -180,7 +180,7 @@ def test_site_export_attaches_interventions_to_their_hosts(tmp_path) -> None:
 def test_site_export_says_what_does_not_fit(tmp_path) -> None:
     from ncaforge.families.pde.model import build_pde
 
-    with pytest.raises(ValueError, match=r"is a pde model; the playground runs models of the .*growing"):
+    with pytest.raises(ValueError, match=r"of the pde family; the playground runs models of the .*growing"):
         export.build_site([str(save(tmp_path / "pde", build_pde()))])
     with pytest.raises(ValueError, match="is a perturbation"):
         export.build_site(["perturb-red"])

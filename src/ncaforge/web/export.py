@@ -88,8 +88,8 @@ def runnable(module: nn.Module, name: str) -> tuple[registry.Family, View]:
     """
     family = registry.get(family_of(module))
     if not family.web:
-        raise ValueError(f"{name!r} is a {family.name} model; the playground runs models of the "
-                         f"{', '.join(web_families())} families")
+        raise ValueError(f"{name!r} is a model of the {family.name} family; the playground runs models of "
+                         f"the {', '.join(web_families())} families")
     view = family.view(module) if family.view is not None else None
     parts = (getattr(module, "perception", None), getattr(module, "update", None))
     problems = [
