@@ -146,15 +146,21 @@ class GrowingObjective(PoolObjective):
         return loss, x
 
 
+def local_shares(task: GrowingTask, group: Processes) -> dict[str, int]:
+    """This process's pool, batch and damaged samples of the task's global ones (keyword arguments of
+    :class:`GrowingObjective`)."""
+    local_batch = group.shard(task.batch, "--batch")
+    local_pool = group.shard(task.pool, "--pool") if task.mode != "growing" else task.pool
+    local_damage = max(1, task.damage_count * local_batch // task.batch) if task.damage_count else 0
+    return {"pool_size": local_pool, "batch_size": local_batch, "damage_count": local_damage}
+
+
 def make_objective(model: NCA, task: GrowingTask, group: Processes, grad_checkpoint: int = 0
                    ) -> GrowingObjective:
     """The objective of ``task`` for this process's share of the batch and pool."""
     target = task.image()
-    local_batch = group.shard(task.batch, "--batch")
-    local_pool = group.shard(task.pool, "--pool") if task.mode != "growing" else task.pool
-    local_damage = max(1, task.damage_count * local_batch // task.batch) if task.damage_count else 0
-    objective = GrowingObjective(model, target, task.mode, local_pool, local_batch, tuple(task.steps),
-                                 local_damage, checkpoint_every=grad_checkpoint)
+    objective = GrowingObjective(model, target, task.mode, steps=tuple(task.steps),
+                                 checkpoint_every=grad_checkpoint, **local_shares(task, group))
     objective.task = replace(task, grid=tuple(target.shape[1:]))
     objective.summary = f"a {task.mode} NCA on {task.target} ({target.shape[1]}x{target.shape[2]} grid)"
     return objective

@@ -7,7 +7,7 @@ from dataclasses import replace
 import torch
 
 from ncaforge.core.nca import NCA
-from ncaforge.families.growing.objective import GrowingObjective
+from ncaforge.families.growing.objective import GrowingObjective, local_shares
 from ncaforge.families.isotropic.task import SymmetryTask, seed_states
 from ncaforge.objectives.base import Processes
 from ncaforge.objectives.invariant import invariant_l2
@@ -37,15 +37,11 @@ def make_objective(model: NCA, task: SymmetryTask, group: Processes, grad_checkp
                    ) -> SymmetryObjective:
     target = task.image()
     grid = tuple(target.shape[1:])
-    local_batch = group.shard(task.batch, "--batch")
-    local_pool = group.shard(task.pool, "--pool") if task.mode != "growing" else task.pool
-    local_damage = max(1, task.damage_count * local_batch // task.batch) if task.damage_count else 0
     steerable = model.perception.mode == "steerable"
-    objective = SymmetryObjective(model, target, task.mode, local_pool, local_batch, tuple(task.steps),
-                                  local_damage, checkpoint_every=grad_checkpoint,
-                                  starts=seed_states(model, task, 1, grid),
+    objective = SymmetryObjective(model, target, task.mode, steps=tuple(task.steps),
+                                  checkpoint_every=grad_checkpoint, starts=seed_states(model, task, 1, grid),
                                   invariant=task.loss == "invariant", mirror=not steerable,
-                                  overflow=task.overflow)
+                                  overflow=task.overflow, **local_shares(task, group))
     objective.task = replace(task, grid=grid)
     objective.summary = (f"a {model.perception.mode} NCA on {task.target} ({grid[0]}x{grid[1]} grid, "
                          f"{task.seeds} seeds, {task.loss} loss)")
