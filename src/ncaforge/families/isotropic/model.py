@@ -11,6 +11,7 @@ each cell's angle, kept in [0, 2 pi).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -51,7 +52,7 @@ class SymmetricNCA(NCA):
 
     def step(self, x: torch.Tensor, fire: torch.Tensor | None = None,
              generator: torch.Generator | None = None, noise: torch.Tensor | None = None,
-             delta=None) -> torch.Tensor:
+             delta: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
         if fire is None:
             fire, noise = self.draw((x.shape[0], x.shape[2], x.shape[3]), x.device, generator)
         d = (delta or self.delta)(x)
