@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ncaforge.core.config import Config
-from ncaforge.core.family import family_of, recorded
+from ncaforge.core.family import Family, family_of, recorded
 from ncaforge.core.nca import NCA
 from ncaforge.objectives.losses import rgba_mse
 
@@ -83,11 +83,16 @@ def mirrored(x: torch.Tensor, model: NCA | None = None) -> torch.Tensor:
     return out
 
 
+def turns_seeds(family: Family) -> bool:
+    """Whether ``family``'s seeds can be turned and mirrored (its seed takes ``angle`` and ``mirror``)."""
+    return family.seed is not None and "angle" in inspect.signature(family.seed).parameters
+
+
 def _seeds(model: NCA, batch: int, grid: tuple[int, int], degrees: float = 0.0) -> torch.Tensor:
     """The family's seeds, turned by ``degrees`` where the family can turn them (structured seeds),
     else the seed state turned on the grid (nearest cell)."""
     family = family_of(model)
-    if "angle" in inspect.signature(family.seed).parameters:
+    if turns_seeds(family):
         return family.seed(model, model.task, batch, grid, angle=degrees)
     return turned(family.seed(model, model.task, batch, grid), degrees, model, mode="nearest")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,6 +71,7 @@ def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, 
     import imageio.v3 as iio
 
     from ncaforge.analysis.simulate import Damage, simulate
+    from ncaforge.analysis.symmetry import turns_seeds
     from ncaforge.core import budget
     from ncaforge.core.family import family_of, recorded
     from ncaforge.render.frames import mark, tile, to_image
@@ -104,7 +104,7 @@ def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, 
         return mark(rgb, marks & occupied(model, x)) if marks is not None else rgb
 
     turn = {"angle": seed_angle, "mirror": seed_mirror} if seed_angle or seed_mirror else {}
-    if turn and "angle" not in inspect.signature(family.seed).parameters:
+    if turn and not turns_seeds(family):
         fail(f"--seed-angle/--seed-mirror: {family.name} seeds cannot be turned (isotropic and steerable "
              "models' can)")
     rec = simulate(model, family.seed(model, model.task, batch, (h, w), **turn), steps, damage, frame_every=1,
