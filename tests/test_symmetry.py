@@ -164,6 +164,21 @@ def test_only_living_neighbourhoods_change_and_nothing_is_cleared():
     assert (y[:, -1] >= 0).all() and (y[:, -1] < 2 * math.pi).all()  # angles kept in [0, 2 pi)
 
 
+@pytest.mark.parametrize("family", ["isotropic", "steerable"])
+def test_updating_only_living_firing_cells_equals_the_dense_step(family):
+    nca = _model(family, scale=0.3)
+    for p in nca.update.net[0].parameters():  # a rule whose deltas differ from cell to cell
+        p.data.normal_(0, 0.3, generator=torch.Generator().manual_seed(1))
+    x = torch.rand(3, 16, 20, 20, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    x[:, 3] = (x[:, 3] > 0.8).double()  # islands of life
+    sparse, dense = x, x
+    for k in range(4):  # step's own path vs. the same rule given as a full-grid delta
+        sparse = nca.step(sparse, generator=torch.Generator().manual_seed(k))
+        dense = nca.step(dense, generator=torch.Generator().manual_seed(k), delta=nca.delta)
+    assert (sparse - x).abs().sum() > 1.0
+    assert torch.allclose(sparse, dense, atol=1e-12)
+
+
 def test_train_grow_and_reload_both_families(tmp_path):
     from click.testing import CliRunner
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -30,3 +31,12 @@ class UpdateMLP(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.net(features)
+
+    def rows(self, features: torch.Tensor) -> torch.Tensor:
+        """The same MLP on (N, in_features) rows, e.g. the features of cells gathered from a grid."""
+        layers = [m for m in self.net if isinstance(m, nn.Conv2d)]
+        for k, conv in enumerate(layers):
+            features = F.linear(features, conv.weight.flatten(1), conv.bias)
+            if k < len(layers) - 1:
+                features = torch.relu(features)
+        return features

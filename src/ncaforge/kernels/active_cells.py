@@ -110,12 +110,7 @@ class ActiveCellStepper:
         return neigh @ self._matrix
 
     def _delta(self, neigh: torch.Tensor) -> torch.Tensor:
-        h = self._features(neigh)
-        for k, conv in enumerate(self.linears):
-            h = F.linear(h, conv.weight.flatten(1), conv.bias)
-            if k < len(self.linears) - 1:
-                h = torch.relu(h)
-        return h
+        return self.nca.update.rows(self._features(neigh))
 
     def alive(self, x: torch.Tensor) -> torch.Tensor | None:
         """The (B, H, W, 1) mask of a channels-last state's alive (or living) cells; None: all are."""

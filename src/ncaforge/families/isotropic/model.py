@@ -55,13 +55,29 @@ class SymmetricNCA(NCA):
              delta: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
         if fire is None:
             fire, noise = self.draw((x.shape[0], x.shape[2], x.shape[3]), x.device, generator)
-        d = (delta or self.delta)(x)
-        if noise is not None:
-            d = d + noise
-        x = x + d * (fire & self.alive(x)).to(x.dtype)
+        update = fire & self.alive(x)
+        if delta is None:
+            x = self._update_cells(x, update, noise)
+        else:
+            d = delta(x)
+            x = x + (d if noise is None else d + noise) * update.to(x.dtype)
         if self.perception.mode != "steerable":
             return x
         return torch.cat([x[:, :-1], torch.remainder(x[:, -1:], 2 * math.pi)], dim=1)
+
+    def _update_cells(self, x: torch.Tensor, update: torch.Tensor, noise: torch.Tensor | None
+                      ) -> torch.Tensor:
+        """``x`` plus the deltas of the cells in the (B, 1, H, W) mask ``update``; the MLP runs on those
+        cells only (a grown lizard leaves most of the torus empty, and half the cells do not fire)."""
+        b, c, h, w = x.shape
+        features = self.perception(x)
+        idx = update.reshape(-1).nonzero().squeeze(1)
+        rows = features.permute(0, 2, 3, 1).reshape(b * h * w, -1).index_select(0, idx)
+        d = self.update.rows(rows)
+        if noise is not None:
+            d = d + noise.permute(0, 2, 3, 1).reshape(b * h * w, c).index_select(0, idx)
+        out = x.permute(0, 2, 3, 1).reshape(b * h * w, c).index_add(0, idx, d)
+        return out.view(b, h, w, c).permute(0, 3, 1, 2)
 
 
 def build_symmetric(config: IsotropicConfig, mode: str) -> SymmetricNCA:
