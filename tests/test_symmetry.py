@@ -2,6 +2,7 @@
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -233,3 +234,37 @@ def test_eval_symmetry_finds_an_isotropic_rule_blind_to_quarter_turns_and_mirror
     # every cell fires, so the isotropic rollout from a turned seed is the turned rollout
     assert figures["mse_rot90"] == pytest.approx(figures["mse_0"], rel=1e-5)
     assert figures["mse_mirror"] == pytest.approx(figures["mse_0"], rel=1e-5)
+
+
+def test_auxiliary_targets_give_a_blob_a_structure_to_miss():
+    from ncaforge.families.isotropic.task import aux_targets
+
+    alpha = torch.zeros(9, 9)
+    alpha[2:7, 1:8] = 1.0
+    binary, extended = aux_targets(alpha, "binary"), aux_targets(alpha, "extended")
+    assert binary.shape == (1, 9, 9) and extended.shape == (5, 9, 9)
+    assert torch.equal(binary[0, :4].unique(), torch.tensor([-0.5, 0.0]))  # upper half (and outside)
+    assert torch.equal(binary[0, 5:].unique(), torch.tensor([0.0, 0.5]))
+    assert not binary[:, alpha == 0].any() and not extended[:, alpha == 0].any()
+    assert torch.equal(torch.rot90(binary, 2, (1, 2)), -binary)  # a half turn flips it: not isotropic
+    assert aux_targets(alpha, "none").shape == (0, 9, 9)
+    with pytest.raises(ValueError, match="aux must be one of"):
+        aux_targets(alpha, "stripes")
+
+
+def test_the_loss_counts_auxiliary_channels_and_says_when_they_do_not_fit():
+    from ncaforge.families.isotropic.model import IsotropicConfig, build_isotropic
+    from ncaforge.families.isotropic.objective import make_objective
+    from ncaforge.families.isotropic.task import SymmetryTask
+    from ncaforge.training.distributed import Group
+
+    task = SymmetryTask(target_size=12, pad=2, batch=2, pool=4, damage_count=1)
+    plain = make_objective(build_isotropic(), task, Group())
+    aux = make_objective(build_isotropic(), replace(task, aux="binary"), Group())
+    grown = plain.target[None].repeat(2, 1, 1, 1)
+    x = torch.cat([grown, torch.zeros(2, 12, *grown.shape[2:])], dim=1)  # RGBA right, hidden all zero
+    assert plain.per_sample_loss(x).max() < 1e-6
+    assert (aux.per_sample_loss(x) > 1e-3).all()  # the blank hidden channel misses the halves
+    with pytest.raises(ValueError, match=r"5 auxiliary targets need hidden channels 4\.\.8; the model has 6"):
+        make_objective(build_isotropic(IsotropicConfig(channels=6)), replace(task, aux="extended"),
+                       Group())

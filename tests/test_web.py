@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import shutil
 import subprocess
 from dataclasses import replace
@@ -293,3 +294,69 @@ def test_any_web_family_exports_and_steps_as_the_registry_says(monkeypatch, tmp_
     odd.config = describe(nca)
     with pytest.raises(ValueError, match="'odd' \\(nca family\\) updates with Sequential, not an UpdateMLP"):
         export.model_spec(odd, "odd")
+
+
+def symmetric_model(perception: str) -> NCA:
+    """An isotropic (or steerable) model with random weights and its task, as a checkpoint has them."""
+    from ncaforge.families.isotropic.model import IsotropicConfig, build_symmetric
+    from ncaforge.families.isotropic.task import SymmetryTask
+    from ncaforge.families.steerable import SteerableConfig
+
+    steerable = perception == "steerable"
+    nca = build_symmetric(SteerableConfig() if steerable else IsotropicConfig(perception=perception),
+                          perception)
+    with torch.no_grad():
+        for p in nca.update.parameters():
+            p.copy_(torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())) * 0.2)
+    nca.task = SymmetryTask()
+    return nca
+
+
+@needs_node
+@pytest.mark.parametrize("perception", ["laplacian", "lap_gradnorm", "gradient", "steerable"])
+def test_js_step_equals_python_for_symmetric_models(perception) -> None:
+    nca = symmetric_model(perception)
+    g = torch.Generator().manual_seed(6)
+    x = torch.rand(1, 16, 18, 22, generator=g)
+    x[:, 3] = (x[:, 3] > 0.7).float()  # living islands and dead cells, which must keep their values
+    if perception == "steerable":
+        x[:, -1] = torch.rand(18, 22, generator=g) * 2 * math.pi
+    fire = torch.rand(1, 1, 18, 22, generator=g) < 0.5
+    with torch.no_grad():
+        want = nca.step(x, fire)
+    got = js_step(case_for(nca, perception, x, fire), tuple(x.shape))
+    assert (want - x).abs().max() > 0.05 and (want == x).any()  # some cells changed, dead ones did not
+    if perception == "steerable":  # angles as directions: 0 and 2 pi are one
+        assert torch.allclose(torch.cos(got[:, -1] - want[:, -1]), torch.ones(1, 18, 22), atol=1e-6)
+        got, want = got[:, :-1], want[:, :-1]
+    assert torch.allclose(got, want, atol=1e-4), float((got - want).abs().max())
+
+
+@needs_node
+def test_js_turns_and_mirrors_seeds_as_the_family_does() -> None:
+    from ncaforge.families.isotropic.task import seed_states
+
+    turns = [(0, False), (45, False), (90, False), (135, True), (345, True)]
+    jobs, want = [], []
+    for perception in ("laplacian", "steerable"):
+        nca = symmetric_model(perception)
+        spec = export.model_spec(nca, perception, grid=(40, 50))
+        assert len(spec["turned_seeds"]) == 48  # every 15 degrees, mirrored or not
+        for angle, mirror in turns:
+            jobs.append({"seed": {"model": spec, "H": 40, "W": 50, "angle": angle, "mirror": mirror}})
+            want.append(seed_states(nca, nca.task, 1, (40, 50), angle=angle, mirror=mirror))
+    got = [from_channels_last(b64, "<f4", (16, 40, 50)) for b64 in json.loads(node(DRAW_JS, jobs))]
+    for g, w in zip(got, want, strict=True):
+        assert torch.equal(g, w)
+    assert not torch.equal(got[1], got[0]) and not torch.equal(got[6], got[5])  # the turns moved something
+
+
+def test_the_playground_refuses_a_step_it_does_not_know() -> None:
+    from ncaforge.families.texture.model import QuantizedNCA
+
+    nca = symmetric_model("laplacian")
+    quantized = QuantizedNCA(nca.layout, nca.perception, nca.update)  # redefines step, declares no masking
+    quantized.config = nca.config
+    assert export.model_spec(nca, "iso")["masking"] == "pre"
+    with pytest.raises(ValueError, match="'q' \\(isotropic family\\) steps unlike ncaforge's NCA"):
+        export.model_spec(quantized, "q")

@@ -2,7 +2,8 @@
 // prints a JSON list with one base64 string per job:
 //   {picture: {view, C, H, W, state}}: engine.js's render of the view on the state (base64 float32,
 //     H*W*C channels last) -> H*W*4 RGBA bytes;
-//   {seed: {model, H, W}}: engine.js's seed state of the model spec -> H*W*C float32, channels last.
+//   {seed: {model, H, W, angle, mirror}}: engine.js's seed state of the model spec (turned, mirrored)
+//     -> H*W*C float32, channels last.
 "use strict";
 const path = require("path");
 const engine = require(path.join(process.argv[2], "engine.js"));
@@ -13,8 +14,8 @@ function picture({ view, C, H, W, state }) {
   return Buffer.from(out.buffer);
 }
 
-function seed({ model, H, W }) {
-  return Buffer.from(engine.seed(engine.compile(model), H, W).buffer);
+function seed({ model, H, W, angle, mirror }) {
+  return Buffer.from(engine.seed(engine.compile(model), H, W, angle, mirror).buffer);
 }
 
 const chunks = [];

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -24,6 +25,10 @@ class NCA(nn.Module):
     update, and nothing is cleared (self-classifying MNIST). ``noise`` adds
     N(0, noise^2) to every delta before masking.
     """
+
+    # How step masks, for code that re-implements it (the playground): "pre_post", as above; a subclass
+    # that redefines step declares its own (see families/isotropic: "pre", nothing is cleared).
+    masking: ClassVar[str] = "pre_post"
 
     def __init__(self, layout: Layout, perception: nn.Module, update: nn.Module,
                  fire_rate: float = 0.5, alive_threshold: float = 0.1, noise: float = 0.0) -> None:

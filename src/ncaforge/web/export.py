@@ -1,8 +1,11 @@
 """Models as the JSON that the playground's engine.js runs, and the static site that carries them.
 
 A spec holds everything the browser needs for one rule: the channel layout, the
-masking constants, the perception (a fixed filter bank or a learned 3x3 conv), the
-update MLP, the family's view (how a state becomes a picture) and its seed state,
+masking (Growing NCA's, or the symmetric families' pre-update mask only) and its
+constants, the perception (a fixed filter bank, a learned 3x3 conv, or a symmetric
+perception), the update MLP, the family's view (how a state becomes a picture) and
+its seed state (with the seed turned every 15 degrees, and mirrored, for families
+whose seeds turn),
 with every tensor as base64 of little-endian float32 (exact, and a third the size of
 decimal text). Which models go is the family registry's answer (``Family.web``), not a
 list of family names here. The site is the files of ``web/site`` plus ``models.js``,
@@ -24,17 +27,20 @@ import numpy as np
 import torch
 from torch import nn
 
+from ncaforge.analysis.symmetry import turns_seeds
 from ncaforge.core import family as registry
 from ncaforge.core.atomic import atomic_dir
 from ncaforge.core.nca import NCA
-from ncaforge.core.perception import FixedPerception, LearnedPerception, filter_bank
+from ncaforge.core.perception import FixedPerception, LearnedPerception, SymmetricPerception, filter_bank
 from ncaforge.core.update import UpdateMLP
 from ncaforge.core.version import __version__
 from ncaforge.core.view import ClassView, View
 from ncaforge.interventions.perturbation import Perturbation
 from ncaforge.io.checkpoint import family_of
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2  # 2: masking, symmetric perception, seeds with a background, turned seeds
+MASKINGS = ("pre_post", "pre")  # the steps engine.js knows (NCA.masking)
+SEED_TURNS = tuple(range(0, 360, 15))  # degrees: the seeds a page can start from, for families that turn them
 SITE_FILES = Path(__file__).parent / "site"
 DEFAULT_GROWING_GRID = (96, 96)  # models without a read-only input, unless --size says otherwise
 DEFAULT_INPUT_GRID = (28, 28)  # models with a read-only input whose task records no grid (MNIST's)
@@ -47,11 +53,12 @@ def floats(t: torch.Tensor | np.ndarray) -> str:
 
 
 def sparse(x: torch.Tensor) -> dict:
-    """A (C, H, W) state as its cells with any nonzero channel: flat positions i*W+j and their (n, C)
-    values, so that a seed of a few cells costs a few bytes whatever the grid."""
+    """A (C, H, W) state as a background cell (the first cell's state) and the cells that differ from
+    it: flat positions i*W+j and their (n, C) values, so that a seed of a few cells costs a few bytes
+    whatever the grid (steerable cells all hold an angle: the background carries it)."""
     cells = x.detach().cpu().float().flatten(1).t()  # (H*W, C)
-    where = torch.nonzero(cells.ne(0).any(1)).flatten()
-    return {"cells": floats(where.float()), "values": floats(cells[where])}
+    where = torch.nonzero(cells.ne(cells[0]).any(1)).flatten()
+    return {"background": floats(cells[0]), "cells": floats(where.float()), "values": floats(cells[where])}
 
 
 def _perception_spec(perception: nn.Module) -> dict:
@@ -59,6 +66,10 @@ def _perception_spec(perception: nn.Module) -> dict:
         bank = filter_bank(perception.filters, perception.angle).reshape(len(perception.filters), 9)
         return {"kind": "fixed", "filters": len(perception.filters), "names": list(perception.filters),
                 "bank": floats(bank)}
+    if isinstance(perception, SymmetricPerception):  # its filters as bank rows: identity, lap, sobel x, y
+        bank = torch.cat([perception.lap, perception.sobel]).reshape(4, 9)
+        return {"kind": "symmetric", "mode": perception.mode, "frame": perception.frame,
+                "perceived": perception.perceived, "features": perception.out_features, "bank": floats(bank)}
     conv = perception.conv
     return {"kind": "learned", "features": conv.out_channels, "weight": floats(conv.weight),
             "bias": floats(conv.bias)}
@@ -80,11 +91,19 @@ def web_families() -> list[str]:
     return sorted(f.name for f in registry.with_capability("web"))
 
 
+def declares_masking(cls: type) -> bool:
+    """Whether the class that defines ``cls``'s step also says how it masks (``NCA.masking``): a step
+    redefined without it is one the page does not know."""
+    owner = next(c for c in cls.__mro__ if "step" in vars(c))
+    return "masking" in vars(owner) and owner.masking in MASKINGS
+
+
 def runnable(module: nn.Module, name: str) -> tuple[registry.Family, View]:
     """``module``'s family and view, or a ValueError naming the family when engine.js cannot run it.
 
-    engine.js runs the step of :class:`NCA` with a fixed filter bank or learned 3x3 perception and
-    an :class:`UpdateMLP`, for families that say so (``web=True``) and declare a view.
+    engine.js runs the step of :class:`NCA` (or of a subclass that declares its ``masking``) with a
+    fixed filter bank, learned 3x3 or symmetric perception and an :class:`UpdateMLP`, for families that
+    say so (``web=True``) and declare a view.
     """
     family = registry.get(family_of(module))
     if not family.web:
@@ -93,9 +112,10 @@ def runnable(module: nn.Module, name: str) -> tuple[registry.Family, View]:
     view = family.view(module) if family.view is not None else None
     parts = (getattr(module, "perception", None), getattr(module, "update", None))
     problems = [
-        (not isinstance(module, NCA) or type(module).step is not NCA.step, "steps unlike ncaforge's NCA"),
-        (not isinstance(parts[0], FixedPerception | LearnedPerception),
-         f"perceives with {type(parts[0]).__name__}, not a fixed filter bank or learned 3x3 perception"),
+        (not isinstance(module, NCA) or not declares_masking(type(module)), "steps unlike ncaforge's NCA"),
+        (not isinstance(parts[0], FixedPerception | LearnedPerception | SymmetricPerception),
+         f"perceives with {type(parts[0]).__name__}, not a fixed filter bank, learned 3x3 or symmetric "
+         "perception"),
         (not isinstance(parts[1], UpdateMLP), f"updates with {type(parts[1]).__name__}, not an UpdateMLP"),
         (view is None, "declares no view"),
     ]
@@ -115,14 +135,19 @@ def model_spec(nca: NCA, name: str, description: str = "", grid: tuple[int, int]
         "channels": layout.channels, "rgb": list(layout.rgb) if layout.rgb else None,
         "alpha": layout.alpha, "readonly": list(layout.readonly), "living": layout.living,
         "mutable": layout.mutable, "fire_rate": nca.fire_rate, "alive_threshold": nca.alive_threshold,
-        "noise": nca.noise, "padding": nca.perception.padding,
+        "noise": nca.noise, "padding": nca.perception.padding, "masking": nca.masking,
         "perception": _perception_spec(nca.perception), "layers": _layers(nca.update),
         "view": view_spec(view),
     }
     if grid is not None:
         spec["grid"] = list(grid)
-        seeded = family.seed(nca, getattr(nca, "task", None), 1, grid) if family.seed is not None else None
+        task = getattr(nca, "task", None)
+        seeded = family.seed(nca, task, 1, grid) if family.seed is not None else None
         spec["seed"] = sparse(seeded[0]) if seeded is not None else None
+        if turns_seeds(family):
+            spec["turned_seeds"] = [
+                {"angle": a, "mirror": m, **sparse(family.seed(nca, task, 1, grid, angle=a, mirror=m)[0])}
+                for m in (False, True) for a in SEED_TURNS]
     return spec
 
 

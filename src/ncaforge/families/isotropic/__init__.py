@@ -18,5 +18,6 @@ FAMILY = Family(
     objective=make_objective,
     schedule=Schedule(iterations=4000, lr=1e-3, lr_drops=(2000,)),
     seed=seed_states,
+    web=True,
     view=lambda model: RGBAView(tuple(model.layout.rgb), model.layout.alpha),
 )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 
@@ -49,6 +50,8 @@ class IsotropicConfig(Config):
 
 class SymmetricNCA(NCA):
     """An NCA with the isotropic and steerable originals' step (see the module's docstring)."""
+
+    masking: ClassVar[str] = "pre"  # only cells with a living neighbourhood update; nothing is cleared
 
     def step(self, x: torch.Tensor, fire: torch.Tensor | None = None,
              generator: torch.Generator | None = None, noise: torch.Tensor | None = None,

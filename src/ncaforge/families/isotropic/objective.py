@@ -8,27 +8,36 @@ import torch
 
 from ncaforge.core.nca import NCA
 from ncaforge.families.growing.objective import GrowingObjective, local_shares
-from ncaforge.families.isotropic.task import SymmetryTask, seed_states
+from ncaforge.families.isotropic.task import SymmetryTask, aux_targets, seed_states
 from ncaforge.objectives.base import Processes
 from ncaforge.objectives.invariant import invariant_l2
+from ncaforge.objectives.losses import rgba_mse
 
 
 class SymmetryObjective(GrowingObjective):
-    """Growing from the task's seeds; with ``invariant`` the RGBA loss is the MSE to the best rotation
-    of the target (and of its mirror image, with ``mirror``)."""
+    """Growing from the task's seeds; with ``invariant`` the loss is the MSE to the best rotation of the
+    target (and of its mirror image, with ``mirror``). ``aux`` (K, H, W) are targets of the K hidden
+    channels after alpha, counted in the loss with the RGBA ones (see task.aux_targets)."""
 
     def __init__(self, *args, invariant: bool = False, mirror: bool = False, overflow: float = 0.0,
-                 **kwargs) -> None:
+                 aux: torch.Tensor | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.invariant, self.mirror, self.overflow = invariant, mirror, overflow
+        k = 0 if aux is None else len(aux)
+        alpha = self.host.layout.alpha
+        if alpha + 1 + k > self.host.perception.perceived:
+            raise ValueError(f"{k} auxiliary targets need hidden channels {alpha + 1}..{alpha + k}; the "
+                             f"model has {self.host.perception.perceived} perceived channels")
+        self.channels = [*self.host.layout.rgba, *range(alpha + 1, alpha + 1 + k)]
+        self.full_target = self.target if aux is None else torch.cat([self.target, aux.to(self.target)])
 
     def per_sample_loss(self, x: torch.Tensor) -> torch.Tensor:
         """The pattern's loss plus ``overflow`` times the mean excess of the states beyond [-1, 1]
         (angles excepted: they live in [0, 2 pi))."""
         if self.invariant:
-            loss = invariant_l2(x[:, list(self.host.layout.rgba)], self.target[None], mirror=self.mirror)
+            loss = invariant_l2(x[:, self.channels], self.full_target[None], mirror=self.mirror)
         else:
-            loss = super().per_sample_loss(x)
+            loss = rgba_mse(x, self.full_target, self.channels)
         states = x[:, :-1] if self.host.perception.mode == "steerable" else x
         return loss + self.overflow * (states - states.clamp(-1.0, 1.0)).abs().mean(dim=(1, 2, 3))
 
@@ -41,8 +50,10 @@ def make_objective(model: NCA, task: SymmetryTask, group: Processes, grad_checkp
     objective = SymmetryObjective(model, target, task.mode, steps=tuple(task.steps),
                                   checkpoint_every=grad_checkpoint, starts=seed_states(model, task, 1, grid),
                                   invariant=task.loss == "invariant", mirror=not steerable,
-                                  overflow=task.overflow, **local_shares(task, group))
+                                  overflow=task.overflow, aux=aux_targets(target[3], task.aux),
+                                  **local_shares(task, group))
     objective.task = replace(task, grid=grid)
     objective.summary = (f"a {model.perception.mode} NCA on {task.target} ({grid[0]}x{grid[1]} grid, "
-                         f"{task.seeds} seeds, {task.loss} loss)")
+                         f"{task.seeds} seeds, {task.loss} loss"
+                         + (f", {task.aux} auxiliary targets)" if task.aux != "none" else ")"))
     return objective

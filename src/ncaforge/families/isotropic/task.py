@@ -14,6 +14,7 @@ from ncaforge.families.growing.task import GrowingTask
 
 SEEDS = ("structured", "single")
 LOSSES = ("plain", "invariant")
+AUX = ("none", "binary", "extended")
 
 
 @dataclass
@@ -33,9 +34,36 @@ class SymmetryTask(GrowingTask):
                 "isotropic)."})
     overflow: float = field(default=1.0, metadata={"min": 0.0,
         "help": "Weight of the penalty on states beyond [-1, 1] (the originals' overflow loss)."})
+    aux: str = field(default="none", metadata={"choices": AUX,
+        "help": "Auxiliary targets of the first hidden channels, which a blob cannot meet: binary: +-0.5 "
+                "over the target's upper and lower halves; extended: also its left and right halves and "
+                "three sets of rings."})
 
 
 register_task(SymmetryTask.KIND, SymmetryTask)
+
+
+def aux_targets(alpha: torch.Tensor, kind: str) -> torch.Tensor:
+    """(K, H, W) targets of K hidden channels inside a target's (H, W) ``alpha`` (the originals'
+    auxiliary channels): +-0.5 on either side of the grid's middle row (binary), and with extended also
+    of its middle column and three sets of concentric rings (2, 3, 4 half-waves out to the corners of
+    the inscribed square, edges ramped). Within the target they give a pattern that is not radially
+    symmetric a hidden structure to match; a rotation-invariant blob cannot."""
+    if kind not in AUX:
+        raise ValueError(f"aux must be one of {AUX}, got {kind!r}")
+    h, w = alpha.shape
+    y = torch.linspace(-1.0, 1.0, h, dtype=alpha.dtype)[:, None].expand(h, w)
+    x = torch.linspace(-1.0, 1.0, w, dtype=alpha.dtype)[None, :].expand(h, w)
+    maps = [] if kind == "none" else [torch.sign(y)]
+    if kind == "extended":
+        maps.append(torch.sign(x))
+        r = torch.sqrt(x * x + y * y)
+        for n in (2, 3, 4):
+            wave = (torch.sin if n % 2 == 0 else torch.cos)(r * n * math.pi)
+            maps.append((wave / 0.2).clamp(-1.0, 1.0))
+    if not maps:
+        return alpha.new_zeros(0, h, w)
+    return torch.stack(maps) * 0.5 * alpha
 
 # Structured seed cells (dy, dx) from the grid's centre and the value of their first hidden channel:
 # three cells, non-collinear and distinct, fix rotation and reflection; two fix rotation of cells that

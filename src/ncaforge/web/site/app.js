@@ -15,12 +15,12 @@
     adversaries: [], adversary: 0, playing: params.get("paused") !== "1",
     speed: Math.min(16, Math.max(1, Number(params.get("speed")) || 2)), steps: 0,
     tool: "erase", radius: 6, rand: E.random(params.has("seed") ? Number(params.get("seed")) : null),
-    rate: 0, image: null, timestamps: [],
+    rate: 0, image: null, timestamps: [], seedAngle: 0, seedMirror: false,
   };
 
   /** The JS engine as a backend: the state lives in a Float32Array. */
   function cpuBackend(model, H, W) {
-    let x = E.seed(model, H, W);
+    let x = E.seed(model, H, W, app.seedAngle, app.seedMirror);
     return {
       kind: "JS",
       read: () => x,
@@ -53,6 +53,8 @@
     [app.H, app.W] = spec.grid;
     canvas.width = app.W; canvas.height = app.H;
     app.image = ctx.createImageData(app.W, app.H);
+    $("turn-box").hidden = !app.host.turnedSeeds.length;
+    if (!app.host.turnedSeeds.length) setSeedTurn(0, false); // seeds that do not turn start as they are
     if (app.backend && app.backend.dispose) app.backend.dispose();
     app.backend = makeBackend(app.host, app.H, app.W);
     app.mask = new Uint8Array(app.H * app.W);
@@ -76,6 +78,18 @@
   }
 
   // ----- controls ---------------------------------------------------------------------------------
+  /** The seed that Reset (and a model's start) grows from: turned, mirrored (families whose seeds turn). */
+  function setSeedTurn(angle, mirror) {
+    app.seedAngle = angle; app.seedMirror = mirror;
+    $("seed-angle").value = String(angle); $("seed-angle-out").textContent = String(angle);
+    $("seed-mirror").checked = mirror;
+  }
+
+  function reseed() {
+    app.backend.load(E.seed(app.host, app.H, app.W, app.seedAngle, app.seedMirror));
+    app.mask.fill(0); app.steps = 0; draw();
+  }
+
   function radio(container, name, label, checked, onPick) {
     const b = document.createElement("button");
     b.type = "button"; b.textContent = label; b.setAttribute("role", "radio");
@@ -250,9 +264,9 @@
   picker.addEventListener("change", () => selectModel(Number(picker.value)));
   $("play").addEventListener("click", () => setPlaying(!app.playing));
   $("step").addEventListener("click", () => { setPlaying(false); stepOnce(); draw(); });
-  $("reset").addEventListener("click", () => {
-    app.backend.load(E.seed(app.host, app.H, app.W)); app.mask.fill(0); app.steps = 0; draw();
-  });
+  $("reset").addEventListener("click", reseed);
+  $("seed-angle").addEventListener("input", (e) => { setSeedTurn(Number(e.target.value), app.seedMirror); reseed(); });
+  $("seed-mirror").addEventListener("change", (e) => { setSeedTurn(app.seedAngle, e.target.checked); reseed(); });
   $("speed").addEventListener("input", (e) => { app.speed = Number(e.target.value); $("speed-out").textContent = app.speed; });
   $("radius").addEventListener("input", (e) => { app.radius = Number(e.target.value); $("radius-out").textContent = app.radius; });
   $("adversary").addEventListener("change", (e) => { app.adversary = Number(e.target.value); });

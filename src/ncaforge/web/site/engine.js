@@ -6,10 +6,13 @@
  *   2. pre = alive(x): some cell of the 3x3 neighbourhood has alpha > threshold;
  *   3. every cell that fires (and is living, for classifiers) adds its rule's delta
  *      (the adversary's rule where the adversary mask is set; plus noise);
- *   4. x *= pre & alive(x).
- * Perception features are interleaved per channel ([c0_f0, c0_f1, ..., c1_f0, ...]),
- * the checkpoint format's order. A model starts from its family's seed (spec.seed, sparse) and is
- * drawn by its family's view (spec.view: rgba, rgb, field or classes), as render/views.py draws it.
+ *   4. x *= pre & alive(x) (masking "pre_post"); the symmetric families (masking "pre") clear
+ *      nothing, and steerable cells keep their angle (the last channel) in [0, 2 pi).
+ * Fixed-bank features are interleaved per channel ([c0_f0, c0_f1, ..., c1_f0, ...]), the checkpoint
+ * format's order; symmetric ones are grouped per kind ([all x | all lap | ...], as SymmetricPerception).
+ * A model starts from its family's seed (spec.seed, sparse; spec.turned_seeds for seeds turned and
+ * mirrored) and is drawn by its family's view (spec.view: rgba, rgb, field or classes), as
+ * render/views.py draws it.
  * Runs in browsers (window.NCAEngine) and under Node (require).
  */
 (function (root, factory) {
@@ -32,7 +35,10 @@
     const p = spec.perception;
     const perception = p.kind === "fixed"
       ? { kind: "fixed", filters: p.filters, bank: decode(p.bank), features: C * p.filters }
-      : { kind: "learned", features: p.features, weight: decode(p.weight), bias: decode(p.bias) };
+      : p.kind === "symmetric"
+        ? { kind: "symmetric", mode: p.mode, frame: p.frame, P: p.perceived, features: p.features,
+          bank: decode(p.bank) }
+        : { kind: "learned", features: p.features, weight: decode(p.weight), bias: decode(p.bias) };
     const layers = spec.layers.map((l) => ({
       inp: l.in, out: l.out, weight: decode(l.weight), bias: l.bias ? decode(l.bias) : null,
     }));
@@ -45,10 +51,15 @@
     }
     if (!spec.view) throw new Error(`model ${spec.name}: the spec has no view (export it again)`);
     const widest = Math.max(perception.features, ...layers.map((l) => l.out));
+    const masking = spec.masking || "pre_post";
+    if (masking !== "pre_post" && masking !== "pre") throw new Error(`model ${spec.name}: unknown masking ${masking}`);
+    const sparseSeed = (s) => ({ background: decode(s.background), cells: decode(s.cells), values: decode(s.values) });
     return {
       spec, name: spec.name, family: spec.family, C, mutable, readonly: spec.readonly,
       alpha: spec.alpha, living: spec.living, view: spec.view, paint: painter(spec.view, C),
-      seed: spec.seed ? { cells: decode(spec.seed.cells), values: decode(spec.seed.values) } : null,
+      seed: spec.seed ? sparseSeed(spec.seed) : null, masking,
+      turnedSeeds: (spec.turned_seeds || []).map((s) => ({ angle: s.angle, mirror: s.mirror, ...sparseSeed(s) })),
+      angle: perception.mode === "steerable" ? C - 1 : null, // the channel of a steerable cell's angle
       grid: spec.grid || null, threshold: spec.alive_threshold, fireRate: spec.fire_rate, noise: spec.noise,
       circular: spec.padding === "circular", perception, layers,
       // scratch buffers, reused by every cell
@@ -103,6 +114,34 @@
     }
   }
 
+  /** Filter f of the symmetric bank (identity, laplacian, sobel x, sobel y) on channel c of nb. */
+  function filtered(bank, nb, C, f, c) {
+    let s = 0;
+    for (let k = 0; k < 9; k++) s += bank[f * 9 + k] * nb[k * C + c];
+    return s;
+  }
+
+  /** SymmetricPerception's features of the gathered neighbourhood nb into h, grouped per kind. */
+  function symmetricFeatures(per, nb, C, h) {
+    const P = per.P, bank = per.bank, mode = per.mode;
+    let cos = 1, sin = 0;
+    if (mode === "steerable") { const a = nb[4 * C + C - 1]; cos = Math.cos(a); sin = Math.sin(a); }
+    if (mode === "gradient") {
+      const fx = filtered(bank, nb, C, 2, per.frame), fy = filtered(bank, nb, C, 3, per.frame);
+      const norm = Math.sqrt(fx * fx + fy * fy + 1e-12);
+      cos = fx / norm; sin = fy / norm;
+    }
+    for (let c = 0; c < P; c++) {
+      h[c] = nb[4 * C + c];
+      h[P + c] = filtered(bank, nb, C, 1, c);
+      if (mode === "laplacian") continue;
+      const gx = filtered(bank, nb, C, 2, c), gy = filtered(bank, nb, C, 3, c);
+      if (mode === "lap_gradnorm") { h[2 * P + c] = Math.sqrt(gx * gx + gy * gy + 1e-12); continue; }
+      h[2 * P + c] = gx * cos + gy * sin;
+      h[3 * P + c] = gy * cos - gx * sin;
+    }
+  }
+
   /** The rule's delta of the mutable channels of cell (i, j): perception, then the MLP. */
   function delta(m, x, H, W, i, j) {
     gather(m, x, H, W, i, j);
@@ -117,6 +156,8 @@
           h[c * F + f] = s;
         }
       }
+    } else if (per.kind === "symmetric") {
+      symmetricFeatures(per, nb, C, h);
     } else {
       const w = per.weight, b = per.bias;
       for (let f = 0; f < per.features; f++) {
@@ -238,7 +279,14 @@
         for (let q = 0; q < M; q++) out[base + mutable[q]] += d[q] + (noise ? noise[p * M + q] : 0);
       }
     }
-    if (pre) {
+    if (m.angle !== null) {
+      const turn = 2 * Math.PI;
+      for (let p = 0; p < N; p++) {
+        const q = p * C + m.angle;
+        out[q] = ((out[q] % turn) + turn) % turn;
+      }
+    }
+    if (pre && m.masking === "pre_post") {
       const post = aliveMask(m, out, H, W);
       for (let p = 0; p < N; p++) {
         if (!(pre[p] && post[p])) out.fill(0, p * C, p * C + C);
@@ -247,14 +295,24 @@
     return out;
   }
 
-  /** The family's seed state (spec.seed: its nonzero cells, flat positions and values), or an empty grid. */
-  function seed(m, H, W) {
+  /**
+   * The family's seed state (spec.seed: a background cell, and the cells that differ from it), or an
+   * empty grid; turned `angle` degrees counterclockwise after a left-right mirror with `mirror`, for
+   * families whose seeds turn (spec.turned_seeds: every 15 degrees).
+   */
+  function seed(m, H, W, angle, mirror) {
     const x = new Float32Array(H * W * m.C);
-    if (!m.seed) return x;
+    let s = m.seed;
+    if (angle || mirror) {
+      s = m.turnedSeeds.find((t) => t.angle === (angle || 0) && t.mirror === !!mirror);
+      if (!s) throw new Error(`model ${m.name}: no seed turned ${angle} degrees${mirror ? ", mirrored" : ""}`);
+    }
+    if (!s) return x;
     if (m.grid && (m.grid[0] !== H || m.grid[1] !== W)) {
       throw new Error(`model ${m.name}: its seed was exported for ${m.grid[0]}x${m.grid[1]}, not ${H}x${W}`);
     }
-    const { cells, values } = m.seed;
+    const { background, cells, values } = s;
+    for (let p = 0; p < H * W; p++) x.set(background, p * m.C);
     for (let n = 0; n < cells.length; n++) x.set(values.subarray(n * m.C, (n + 1) * m.C), cells[n] * m.C);
     return x;
   }
