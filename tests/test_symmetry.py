@@ -268,3 +268,18 @@ def test_the_loss_counts_auxiliary_channels_and_says_when_they_do_not_fit():
     with pytest.raises(ValueError, match=r"5 auxiliary targets need hidden channels 4\.\.8; the model has 6"):
         make_objective(build_isotropic(IsotropicConfig(channels=6)), replace(task, aux="extended"),
                        Group())
+
+
+def test_the_stillness_term_adds_the_mean_change_of_one_more_step():
+    from ncaforge.families.isotropic.objective import make_objective
+    from ncaforge.families.isotropic.task import SymmetryTask
+    from ncaforge.training.distributed import Group
+
+    task = SymmetryTask(target_size=12, pad=2, batch=2, pool=4, damage_count=1, steps=(4, 5))
+    losses = []
+    for dx in (0.0, 10.0):
+        torch.manual_seed(0)
+        nca = _model("isotropic", scale=0.3).float()
+        losses.append(make_objective(nca, replace(task, dx=dx), Group()).loss(
+            torch.Generator().manual_seed(0))[0])
+    assert losses[1] > losses[0] + 1e-3  # a rule that keeps changing pays for it

@@ -34,6 +34,9 @@ class SymmetryTask(GrowingTask):
                 "isotropic)."})
     overflow: float = field(default=1.0, metadata={"min": 0.0,
         "help": "Weight of the penalty on states beyond [-1, 1] (the originals' overflow loss)."})
+    dx: float = field(default=0.0, metadata={"min": 0.0,
+        "help": "Weight of mean|dx|: the mean change one more step makes to the grown states, which "
+                "rewards a pattern that has stopped changing."})
     aux: str = field(default="none", metadata={"choices": AUX,
         "help": "Auxiliary targets of the first hidden channels, which a blob cannot meet: binary: +-0.5 "
                 "over the target's upper and lower halves; extended: also its left and right halves and "
