@@ -9,6 +9,7 @@ comma-separated list (or, with ``metadata["multiple"]``, a repeatable option),
 
 from __future__ import annotations
 
+import functools
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import MISSING, fields
@@ -45,8 +46,9 @@ def _option(name: str, hint: Any, default: Any, meta: dict) -> click.Option:
     if origin is tuple and meta.get("multiple"):
         return click.Option([flag, name], multiple=True, type=args[0], default=default or None, **extra)
     if origin is tuple:  # a comma-separated list
-        return click.Option([flag, name], type=str, callback=_split,
-                            default=",".join(default) if default is not None else None, **extra)
+        extra.setdefault("metavar", f"{args[0].__name__.upper()},...")
+        return click.Option([flag, name], type=str, callback=functools.partial(_split, kind=args[0]),
+                            default=",".join(map(str, default)) if default is not None else None, **extra)
     if kind is bool:
         return click.Option([f"{flag}/--no-{flag[2:]}", name], default=default, **extra)
     if "choices" in meta:
@@ -64,10 +66,16 @@ def _ranged(kind: Any, meta: dict) -> Any:
     return kind
 
 
-def _split(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...] | None:
+def _split(ctx: click.Context, param: click.Parameter, value: str | None, kind: type = str
+           ) -> tuple | None:
+    """A comma-separated list as a tuple of ``kind`` (a click error names the bad item)."""
     if value is None:
         return None
-    return tuple(v.strip() for v in value.split(",") if v.strip())
+    items = tuple(v.strip() for v in value.split(",") if v.strip())
+    try:
+        return tuple(kind(v) for v in items)
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated {kind.__name__} values, got {value!r}") from None
 
 
 def exposed(cls: type) -> list[str]:

@@ -1,0 +1,100 @@
+"""`nca eval logic`: how a logic CA does with hard gates (argmax functions, exact Boolean logic).
+
+Life: the share of the 512 configurations right, and how many steps of a random torus the hard circuit
+(run bit-parallel) matches true Life in every cell. Checkerboard: the hard loss on the training grid,
+and the pattern grown on a grid ``scale`` times larger in ``scale`` times the steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ncaforge.core.atomic import write_json
+from ncaforge.core.family import Report
+from ncaforge.core.nca import NCA
+from ncaforge.families.logic.bitwise import WORD, BitParallelCA, circuit_json
+from ncaforge.families.logic.life import configurations, life_step
+from ncaforge.families.logic.model import active_gates, gate_count
+from ncaforge.families.logic.task import LogicTask, checkerboard, seed_states
+
+
+@dataclass
+class LogicEvaluation:
+    """The options of `nca eval logic`."""
+
+    seed: int = field(default=0, metadata={"help": "Seed of the random Life torus (and of fire masks)."})
+    size: int = field(default=128, metadata={"min": WORD, "max": 8192,
+        "help": "Life: side of the random torus, a multiple of 64 (the bit-parallel runner's words)."})
+    steps: int = field(default=300, metadata={"min": 1, "help": "Life: steps to compare with true Life."})
+    scale: int = field(default=4, metadata={"min": 1, "max": 32,
+        "help": "Checkerboard: grow on a grid this many times larger, for as many times the steps."})
+    circuit: str | None = field(default=None, metadata={"path": "file",
+        "help": "Also write the hard circuit here: each gate's function and inputs, as JSON."})
+
+
+def hard_accuracy(nca: NCA) -> float:
+    """The share of the 512 configurations whose next centre state the hard circuit gets right."""
+    x, target = configurations()
+    with torch.no_grad():
+        y = nca.eval().step(x, torch.ones(len(x), 1, 3, 3, dtype=torch.bool))
+    return float((y[:, 0, 1, 1] == target).float().mean())
+
+
+def life_exact_steps(nca: NCA, size: int, steps: int, seed: int, density: float = 0.5) -> int:
+    """Steps (of ``steps``) that the hard circuit matches Life in every cell of a random torus."""
+    rng = np.random.default_rng(seed)
+    grid = rng.random((1, size, size)) < density
+    runner = BitParallelCA(nca.eval())
+    ours, truth = grid, grid
+    for t in range(steps):
+        ours, truth = runner.run(ours, 1), life_step(truth)
+        if not np.array_equal(ours, truth):
+            return t
+    return steps
+
+
+def checkerboard_figures(nca: NCA, task: LogicTask, scale: int, seed: int) -> dict[str, float]:
+    """Hard loss on the training grid at the last training step, and the accuracy (share of cells) and
+    exactness of channel 0 on a grid ``scale`` times larger after ``scale`` times the steps."""
+    steps = task.steps[1] - 1
+    figures = {}
+    large = tuple(s * scale for s in task.grid)
+    for name, grid, n in (("", task.grid, steps), ("large_", large, steps * scale)):
+        with torch.no_grad():
+            x = nca.eval()(seed_states(nca, task, 1, grid), n, torch.Generator().manual_seed(seed))
+        target = checkerboard(task, grid)
+        error = (x[0, 0] - target).pow(2).mean()
+        figures[f"{name}hard_loss"] = float(error)
+        figures[f"{name}accuracy"] = float(((x[0, 0] > 0.5).float() == target).float().mean())
+    figures["large_grid"] = list(large)
+    figures["large_steps"] = steps * scale
+    return figures
+
+
+def run_evaluation(nca: NCA, options: LogicEvaluation, progress: bool = False, json_path: str | None = None
+                   ) -> Report:
+    """`nca eval logic` (the command writes ``json_path`` from the report's figures)."""
+    task = nca.task or LogicTask()
+    figures: dict = {"task": task.task, "gates": gate_count(nca), "active_gates": active_gates(nca)}
+    if task.task == "life":
+        if options.size % WORD:
+            raise ValueError(f"--size must be a multiple of {WORD} (the bit-parallel runner's words), got "
+                             f"{options.size}")
+        figures["hard_accuracy"] = hard_accuracy(nca)
+        figures["hard_correct"] = round(figures["hard_accuracy"] * 512)
+        figures["life_exact_steps"] = life_exact_steps(nca, options.size, options.steps, options.seed,
+                                                       task.density)
+        figures["life_steps_of"] = options.steps
+        figures["life_grid"] = options.size
+    else:
+        figures.update(checkerboard_figures(nca, task, options.scale, options.seed))
+    shown = {k: v for k, v in figures.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    files = []
+    if options.circuit:
+        write_json(options.circuit, circuit_json(nca))
+        files.append(Path(options.circuit))
+    return Report(figures, shown, files=files)

@@ -1,0 +1,63 @@
+"""The objectives of a logic CA: Life's 512 configurations in one batch, or a grown checkerboard.
+
+Both train the relaxed circuit (training mode) with the mean squared error of its real-valued states.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from ncaforge.core.nca import NCA
+from ncaforge.families.logic.life import configurations
+from ncaforge.families.logic.task import LogicTask, checkerboard, seed_states
+from ncaforge.objectives.base import PoolObjective, Processes
+
+
+class LifeObjective(PoolObjective):
+    """One step from every 3x3 configuration: the centre cell's new state against Life's."""
+
+    def __init__(self, model: NCA) -> None:
+        if model.layout.channels != 1:
+            raise ValueError(f"Game of Life has one channel; this logic CA has {model.layout.channels} "
+                             "(train it with --channels 1)")
+        self.model = self.forward_model = model
+        device = next(model.parameters()).device
+        self.x, self.target = (t.to(device) for t in configurations())
+        self.fire = torch.ones(len(self.x), 1, 3, 3, dtype=torch.bool, device=device)
+
+    def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        y = self.forward_model.step(self.x, self.fire)  # every cell updates: Life is synchronous
+        return (y[:, 0, 1, 1] - self.target).pow(2).mean(), y
+
+
+class CheckerboardObjective(PoolObjective):
+    """From the seed, ``steps`` steps; channel 0 against the checkerboard at the last one."""
+
+    def __init__(self, model: NCA, task: LogicTask, batch: int, checkpoint_every: int = 0) -> None:
+        self.model = self.forward_model = model
+        self.checkpoint_every = checkpoint_every
+        device = next(model.parameters()).device
+        self.steps, self.batch = task.steps, batch
+        self.start = seed_states(model, task, batch, task.grid).to(device)
+        self.target = checkerboard(task).to(device)
+
+    def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        lo, hi = self.steps
+        steps = int(torch.randint(lo, hi, (1,), generator=generator))
+        x = self.forward_model(self.start, steps, generator, checkpoint_every=self.checkpoint_every)
+        return (x[:, 0] - self.target).pow(2).mean(), x
+
+
+def make_objective(model: NCA, task: LogicTask, group: Processes, grad_checkpoint: int = 0) -> PoolObjective:
+    if task.task == "life":
+        objective: PoolObjective = LifeObjective(model)
+        objective.summary = "a logic CA on Game of Life (all 512 configurations, one step)"
+    else:
+        objective = CheckerboardObjective(model, task, group.shard(task.batch, "--batch"), grad_checkpoint)
+        h, w = task.grid
+        objective.summary = (f"a logic CA growing a checkerboard of {task.square}-cell squares on a {h}x{w} "
+                             f"torus in {task.steps[0]}-{task.steps[1] - 1} steps")
+    objective.task = replace(task)
+    return objective
