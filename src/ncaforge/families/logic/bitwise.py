@@ -58,6 +58,8 @@ def pruned(net: GateNetwork, outputs: torch.Tensor | None = None) -> tuple[list[
 def run_layers(layers: list[Layer], values: np.ndarray) -> np.ndarray:
     """Rows of words through the layers: each gate one bitwise operation over its rows' words."""
     for layer in layers:
+        if not len(values):  # nothing before is read (constant gates): any row will do
+            values = np.zeros((1, values.shape[1]), dtype=np.uint64)
         a, b = values[layer.a], values[layer.b]
         out = np.empty_like(a)
         for f in np.unique(layer.functions):

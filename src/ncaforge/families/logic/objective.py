@@ -28,6 +28,7 @@ class LifeObjective(PoolObjective):
         self.fire = torch.ones(len(self.x), 1, 3, 3, dtype=torch.bool, device=device)
 
     def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        self.model.train()  # relaxed gates (eval mode, as a loaded model is, would be the hard circuit)
         y = self.forward_model.step(self.x, self.fire)  # every cell updates: Life is synchronous
         return (y[:, 0, 1, 1] - self.target).pow(2).mean(), y
 
@@ -44,6 +45,7 @@ class CheckerboardObjective(PoolObjective):
         self.target = checkerboard(task).to(device)
 
     def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        self.model.train()
         lo, hi = self.steps
         steps = int(torch.randint(lo, hi, (1,), generator=generator))
         x = self.forward_model(self.start, steps, generator, checkpoint_every=self.checkpoint_every)

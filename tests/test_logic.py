@@ -1,0 +1,156 @@
+"""The logic family (DiffLogic CA): gates, wiring, circuits, the bit-parallel runner, training, commands."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ncaforge.families.logic.bitwise import BitParallelCA, circuit_json, pack, unpack
+from ncaforge.families.logic.gates import FUNCTIONS, GateLayer, GateNetwork, wiring
+from ncaforge.families.logic.life import configurations, life_step
+from ncaforge.families.logic.model import LogicConfig, active_gates, build_logic, gate_count
+
+TRUTH = {  # f(a, b) for (a, b) = (0, 0), (0, 1), (1, 0), (1, 1)
+    "false": (0, 0, 0, 0), "and": (0, 0, 0, 1), "a_and_not_b": (0, 0, 1, 0), "a": (0, 0, 1, 1),
+    "not_a_and_b": (0, 1, 0, 0), "b": (0, 1, 0, 1), "xor": (0, 1, 1, 0), "or": (0, 1, 1, 1),
+    "nor": (1, 0, 0, 0), "xnor": (1, 0, 0, 1), "not_b": (1, 0, 1, 0), "a_or_not_b": (1, 0, 1, 1),
+    "not_a": (1, 1, 0, 0), "not_a_or_b": (1, 1, 0, 1), "nand": (1, 1, 1, 0), "true": (1, 1, 1, 1),
+}
+PAIRS = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+
+
+def layer_of(functions: list[str]) -> GateLayer:
+    """A layer of gates reading inputs (0, 1), with the given functions."""
+    layer = GateLayer(torch.tensor([[0] * len(functions), [1] * len(functions)]))
+    with torch.no_grad():
+        layer.logits.zero_()
+        for g, name in enumerate(functions):
+            layer.logits[g, FUNCTIONS.index(name)] = 30.0
+    return layer
+
+
+def test_hard_gates_are_the_16_boolean_functions_and_relaxed_ones_agree_on_bits():
+    layer = layer_of(list(FUNCTIONS))
+    hard = layer.eval()(PAIRS)
+    soft = layer.train()(PAIRS)
+    for g, name in enumerate(FUNCTIONS):
+        assert hard[:, g].tolist() == list(TRUTH[name]), name
+    assert torch.allclose(soft, hard, atol=1e-6)  # a confident relaxation is the function on 0/1
+    mixed = GateLayer(torch.tensor([[0], [1]]), pass_through=0.0).train()(PAIRS)  # uniform over 16: 1/2
+    assert torch.allclose(mixed, torch.full_like(mixed, 0.5))
+
+
+def test_untrained_gates_lean_to_pass_through():
+    layer = GateLayer(torch.tensor([[0], [1]]), pass_through=3.0)
+    p = torch.softmax(layer.logits, 1)[0]
+    assert p.argmax() == FUNCTIONS.index("a") and p.max() > 0.5
+    assert layer.eval()(PAIRS)[:, 0].tolist() == [0, 0, 1, 1]
+
+
+def test_wiring_reads_every_input_and_keeps_blocks_apart():
+    index = wiring(3, 9, 8, torch.Generator().manual_seed(0))
+    assert index.shape == (2, 24)
+    for block in range(3):
+        mine = index[:, block * 8:(block + 1) * 8]
+        assert set(mine.flatten().tolist()) == set(range(block * 9, block * 9 + 9))  # all 9, only its own
+        assert (mine[0] != mine[1]).all()
+    with pytest.raises(ValueError, match="multiples of the 2 blocks"):
+        GateNetwork(9, (8, 3), torch.Generator(), blocks=2)
+
+
+def test_active_gates_follow_what_the_outputs_read():
+    net = GateNetwork(4, (4, 2, 1), torch.Generator().manual_seed(0), pass_through=30.0)
+    assert net.active_gates() == 0  # all pass-through
+    with torch.no_grad():
+        last = net.layers[-1]
+        last.logits.zero_()
+        last.logits[0, FUNCTIONS.index("xor")] = 30.0  # reads both gates of layer 1
+    masks, read = net.dependencies()
+    assert net.active_gates() == 1 and masks[1].all() and masks[0].sum() == 2 and read.sum() == 2
+    with torch.no_grad():
+        last.logits[0, FUNCTIONS.index("true")] = 60.0  # a constant reads nothing
+    assert net.active_gates() == 1 and not net.dependencies()[1].any()
+
+
+def test_life_reference_and_configurations():
+    x, target = configurations()
+    assert x.shape == (512, 1, 3, 3) and int(target.sum()) == 140  # 140 of 512 neighbourhoods live on
+    blinker = np.zeros((5, 5), bool)
+    blinker[2, 1:4] = True
+    assert np.array_equal(life_step(life_step(blinker)), blinker)
+    assert np.array_equal(life_step(blinker), blinker.T)
+
+
+def random_rule(channels: int, seed: int) -> torch.nn.Module:
+    nca = build_logic(LogicConfig(channels=channels, kernels=4, update_layers=(64, 32, 16, 8),
+                                  pass_through=0.0, wiring_seed=seed))
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in nca.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 3)
+    return nca.eval()
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_bit_parallel_runner_is_the_hard_circuit(channels):
+    mixed = 0
+    for seed in range(6):
+        nca = random_rule(channels, seed)
+        runner = BitParallelCA(nca)
+        for k in range(3):  # fresh random grids: random circuits soon settle to a constant
+            g = torch.Generator().manual_seed(10 * seed + k)
+            grid = torch.rand(1, channels, 12, 128, generator=g) < 0.5
+            with torch.no_grad():
+                want = nca.step(grid.float(), torch.ones(1, 1, 12, 128, dtype=torch.bool))
+            assert np.array_equal(runner.run(grid[0].numpy(), 1), want[0].bool().numpy())
+            mixed += bool(0.05 < want.mean() < 0.95)
+    assert mixed >= 3  # the rules compared compute something
+    assert np.array_equal(unpack(pack(grid[0].numpy())), grid[0].numpy())
+    with pytest.raises(ValueError, match="multiple of 64"):
+        pack(np.zeros((1, 4, 100), bool))
+
+
+def test_the_circuit_exports_as_json_with_its_counts():
+    nca = random_rule(1, 0)
+    doc = json.loads(json.dumps(circuit_json(nca)))
+    layers = doc["perception"]["layers"] + doc["update"]["layers"]
+    assert sum(map(len, layers)) == doc["gates"] == gate_count(nca)
+    assert doc["active_gates"] == active_gates(nca) > 0
+    assert {g["op"] for layer in layers for g in layer} <= set(FUNCTIONS)
+
+
+def test_training_on_life_raises_the_hard_accuracy():
+    import ncaforge as nf
+    from ncaforge.families.logic.evaluate import hard_accuracy
+
+    small = {"kernels": 8, "update_layers": (64, 32, 16, 8, 4, 2)}
+    before = hard_accuracy(nf.build("logic", **small))
+    model = nf.train("logic", iterations=200, lr=0.1, progress=False, **small)
+    assert hard_accuracy(model) > max(372 / 512 + 0.03, before + 0.2)  # beyond "all die" (372 of 512)
+
+
+def test_life_needs_one_channel_and_eval_a_word_multiple(tmp_path):
+    import ncaforge as nf
+
+    with pytest.raises(ValueError, match="Game of Life has one channel"):
+        nf.train("logic", iterations=1, progress=False, channels=2)
+    model = nf.build("logic")
+    with pytest.raises(ValueError, match="multiple of 64"):
+        nf.evaluate(model, size=100)
+
+
+def test_checkerboard_trains_and_evaluates_on_a_larger_grid(tmp_path):
+    import ncaforge as nf
+    from ncaforge.families.logic.task import LogicTask, checkerboard
+
+    board = checkerboard(LogicTask(grid=(8, 8), square=2))
+    assert board[4, 4] == 1 and board[4, 6] == 0 and board[6, 6] == 1 and board.mean() == 0.5
+    model = nf.train("logic", iterations=3, progress=False, task=LogicTask(task="checkerboard", grid=(8, 8),
+                     steps=(4, 5), batch=2), channels=4, kernels=2, update_layers=(16, 8))
+    figures = nf.evaluate(model, scale=2)
+    assert figures["large_grid"] == [16, 16] and figures["large_steps"] == 8
+    assert 0.0 <= figures["large_accuracy"] <= 1.0 and math.isfinite(figures["hard_loss"])
