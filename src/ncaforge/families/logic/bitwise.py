@@ -18,6 +18,7 @@ from ncaforge.families.logic.gates import FUNCTIONS, GateNetwork
 from ncaforge.families.logic.model import NEIGHBOURS, active_gates, circuits, gate_count
 
 WORD = 64
+A, B = FUNCTIONS.index("a"), FUNCTIONS.index("b")
 ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 # the 16 functions on words, in FUNCTIONS' order
 OPS = (
@@ -55,17 +56,15 @@ def pruned(net: GateNetwork, outputs: torch.Tensor | None = None) -> tuple[list[
     return layers, inputs
 
 
-def run_layers(layers: list[Layer], values: np.ndarray) -> np.ndarray:
-    """Rows of words through the layers: each gate one bitwise operation over its rows' words."""
+def run_layers(layers: list[Layer], values: list[np.ndarray], words: int) -> list[np.ndarray]:
+    """Rows of ``words`` words through the layers, one gate at a time: each gate one or two numpy
+    bitwise operations over whole rows (no gathers); a pass-through gate is its input row itself."""
     for layer in layers:
-        if not len(values):  # nothing before is read (constant gates): any row will do
-            values = np.zeros((1, values.shape[1]), dtype=np.uint64)
-        a, b = values[layer.a], values[layer.b]
-        out = np.empty_like(a)
-        for f in np.unique(layer.functions):
-            m = layer.functions == f
-            out[m] = OPS[f](a[m], b[m])
-        values = out
+        if not values:  # nothing before is read (constant gates): any row will do
+            values = [np.zeros(words, dtype=np.uint64)]
+        gates = zip(layer.functions.tolist(), layer.a.tolist(), layer.b.tolist(), strict=True)
+        values = [values[a] if f == A else values[b] if f == B else OPS[f](values[a], values[b])
+                  for f, a, b in gates]
     return values
 
 
@@ -117,9 +116,10 @@ class BitParallelCA:
         """(C, H, K) packed states -> the next ones."""
         c, h, k = words.shape
         planes = neighbour_planes(words).reshape(c * NEIGHBOURS, h * k)
-        bits = run_layers(self.perception, planes[self.planes])  # the kernel bits the update reads, in order
-        rows = np.concatenate([words.reshape(c, h * k)[self.states], bits])
-        return run_layers(self.update, rows).reshape(c, h, k)
+        bits = run_layers(self.perception, [planes[i] for i in self.planes], h * k)  # the kernel bits read
+        states = words.reshape(c, h * k)
+        rows = run_layers(self.update, [*(states[i] for i in self.states), *bits], h * k)
+        return np.stack(rows).reshape(c, h, k)
 
     def run(self, grid: np.ndarray, steps: int) -> np.ndarray:
         """(C, H, W) bool -> the state ``steps`` steps later."""
