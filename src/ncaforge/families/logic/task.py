@@ -24,7 +24,8 @@ class LogicTask(Config):
     square: int = field(default=2, metadata={"min": 1, "help": "Checkerboard squares' side, in cells."})
     steps: tuple[int, int] = field(default=(20, 21), metadata={"min": 1, "interval": True,
         "help": "Checkerboard: rollout length drawn uniformly from [LO, HI); the loss is on the last step."})
-    batch: int = field(default=4, metadata={"min": 1, "help": "Checkerboard: rollouts per iteration."})
+    batch: int = field(default=1, metadata={"min": 1,
+        "help": "Checkerboard: rollouts per iteration (synchronous ones from one seed are all alike)."})
     density: float = field(default=0.5, metadata={"min": 0.0, "max": 1.0,
         "help": "Life: the share of living cells in a random start (`nca grow`, `nca eval logic`)."})
 
