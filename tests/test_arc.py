@@ -57,8 +57,8 @@ def test_training_on_a_task_lowers_its_loss_and_other_sizes_are_refused():
 
 
 def test_solve_writes_results_per_task_and_resumes(tmp_path, monkeypatch):
+    from ncaforge.analysis import arc as solve
     from ncaforge.cli import main
-    from ncaforge.families.arc import solve
 
     calls = []
 

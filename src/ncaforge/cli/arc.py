@@ -34,7 +34,7 @@ def solve(split: str, tasks: str | None, limit: int | None, version: str, iterat
     Per task: solved (every test output exact), pixel accuracy, seconds; tasks whose outputs differ in
     size from their inputs are skipped. Totals: solved, attempted, skipped, seconds.
     """
-    from ncaforge.families.arc.solve import solve_split
+    from ncaforge.analysis.arc import solve_split
 
     def report(task_id: str, result: dict) -> None:
         click.echo(f"{task_id}: {'solved' if result['solved'] else 'not solved'}, pixel accuracy "

@@ -19,16 +19,24 @@ def solve_task(task_id: str, version: str, iterations: int, seed: int) -> dict:
     """Train an NCA on one task's training pairs and score it on the tests (in this process)."""
     import torch
 
-    import ncaforge as nf
+    from ncaforge.core import family as registry
     from ncaforge.data.arc import find_task
     from ncaforge.families.arc.evaluate import score
     from ncaforge.families.arc.task import ArcTaskConfig
+    from ncaforge.training.run import train
+    from ncaforge.training.trainer import TrainConfig
 
     torch.set_num_threads(1)  # the pool's processes share the cores
     start = time.perf_counter()
-    model = nf.train("arc", ArcTaskConfig(task=task_id, version=version), iterations=iterations, seed=seed,
-                     progress=False)
-    figures = score(model.eval(), find_task(task_id, version), model.task.predict_steps, seed)
+    family, task = registry.get("arc"), ArcTaskConfig(task=task_id, version=version)
+
+    def objective(group):
+        return family.objective(family.build(family.config()).to(group.device), task, group)
+
+    trainer = train(objective, TrainConfig(iterations=iterations, lr=family.schedule.lr, seed=seed), None,
+                    {"command": f"nca arc solve ({task_id})", "seed": seed}, progress=False)
+    model = trainer.objective.model.eval()
+    figures = score(model, find_task(task_id, version), task.predict_steps, seed)
     return {**figures, "seconds": round(time.perf_counter() - start, 2)}
 
 
