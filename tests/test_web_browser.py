@@ -196,3 +196,41 @@ def test_webgl_backend_steps_as_the_js_engine_and_grows_the_lizard(server, lizar
 def test_auto_backend_prefers_js_over_software_gl(server) -> None:
     kind = browse(server + "?paused=1", [{"value": "kind", "js": "window.playground.backend.kind"}])
     assert kind["values"]["kind"].startswith("JS (faster than the software GL here: SwiftShader")
+
+
+@pytest.fixture(scope="module")
+def symmetric_server():
+    """`nca play` with the zoo's isotropic and steerable lizards."""
+    command = [sys.executable, "-m", "ncaforge.cli", "play", "--model", "isotropic-lizard", "--model",
+               "steerable-lizard", "--port", "0"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("playground at "):
+            break
+    else:
+        pytest.fail("nca play printed no URL:\n" + "".join(lines))
+    yield line.split()[2]
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("model", ["isotropic-lizard", "steerable-lizard"])
+def test_a_symmetric_lizard_grows_turned_with_its_turned_seed(symmetric_server, model) -> None:
+    result = browse(symmetric_server + f"?model={model}&backend=js&seed=5&speed=16", [
+        {"value": "kind", "js": "window.playground.backend.kind"},
+        {"value": "turnable", "js": "!document.getElementById('turn-box').hidden"},
+        {"wait": 200}, {"pause": True}, {"pixels": "upright"}, {"screenshot": f"{model}-1-upright"},
+        {"press": ["#seed-angle", "ArrowRight", 6]},  # 6 x 15 degrees: the seed restarts turned 90
+        {"value": "angle", "js": "window.playground.seedAngle"},
+        {"play": True}, {"wait": 200}, {"pause": True}, {"pixels": "turned"},
+        {"screenshot": f"{model}-2-turned-90"},
+    ])
+    assert result["values"]["kind"] == "JS" and result["values"]["turnable"] is True
+    assert result["values"]["angle"] == 90
+    upright, turned = occupied(rgb(result, "upright")), occupied(rgb(result, "turned"))
+    assert upright.sum() > 200  # a grown pattern, not a speck
+    same, rotated = iou(turned, upright), iou(turned, np.rot90(upright))
+    assert rotated > 0.6 and rotated > same + 0.1, (rotated, same)  # it turned with its seed

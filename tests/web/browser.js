@@ -4,7 +4,8 @@
 // Actions: {wait: N} (until the page has run N steps), {pause: true}, {play: true},
 // {tool: "erase"|"adversary"|...}, {drag: [[row, col], ...]} (cells), {slider: NAME, presses: N}
 // (arrow keys on a perturbation's k slider), {click: CSS}, {pixels: NAME}, {screenshot: NAME},
-// {select: [CSS, VALUE]}, {bench: STEPS} (time backend steps in a loop), {value: NAME, js: EXPRESSION}.
+// {select: [CSS, VALUE]}, {press: [CSS, KEY, N]} (focus a control, press a key N times),
+// {bench: STEPS} (time backend steps in a loop), {value: NAME, js: EXPRESSION}.
 "use strict";
 const path = require("path");
 const fs = require("fs");
@@ -48,6 +49,10 @@ async function run(job) {
         await page.focus(`input[data-perturbation="${a.slider}"]`);
         const key = a.presses > 0 ? "ArrowRight" : "ArrowLeft";
         for (let n = 0; n < Math.abs(a.presses); n++) await page.keyboard.press(key);
+      } else if (a.press) {
+        const [css, key, n] = a.press;
+        await page.focus(css);
+        for (let k = 0; k < n; k++) await page.keyboard.press(key);
       } else if (a.click) {
         await page.click(a.click);
       } else if (a.select) {
