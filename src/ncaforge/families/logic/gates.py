@@ -5,8 +5,10 @@ two-input Boolean functions. Every function is affine in (1, a, b, ab) on reals 
 (AND = ab, XOR = a + b - 2ab, ...), so a gate's relaxation is ``k0 + k1 a + k2 b + k3 ab``
 with the coefficients averaged under softmax(logits). In training mode gates are relaxed;
 in eval mode each takes its most likely function ("hard"), which on 0/1 inputs is exact
-Boolean logic. Gates start as pass-through (function "a"), so an untrained network copies
-its inputs along, as in DiffLogic CA.
+Boolean logic. With ``straight_through`` a training gate computes as the hard one but passes the
+relaxation's gradients (for rules run many steps, whose relaxation can drift from the circuit).
+Gates start leaning to pass-through (function "a"), so an untrained network copies its inputs
+along, as in DiffLogic CA.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class GateLayer(nn.Module):
         logits = torch.zeros(index.shape[1], len(FUNCTIONS))
         logits[:, FUNCTIONS.index("a")] = pass_through
         self.logits = nn.Parameter(logits)
+        self.straight_through = False
 
     @property
     def gates(self) -> int:
@@ -71,7 +74,12 @@ class GateLayer(nn.Module):
         """(N, n_in) -> (N, n_out): relaxed gates in training mode, hard ones in eval mode."""
         a, b = x[:, self.index[0]], x[:, self.index[1]]
         table = COEFFICIENTS.to(x)
-        k = torch.softmax(self.logits, dim=1) @ table if self.training else table[self.functions()]
+        if not self.training:
+            k = table[self.functions()]
+        else:
+            k = torch.softmax(self.logits, dim=1) @ table
+            if self.straight_through:  # the hard circuit's values, the relaxation's gradients
+                k = table[self.functions()] + (k - k.detach())
         # k0 + k1 a + k2 b + k3 ab, as three fused multiply-adds over the (N, gates) batch
         return torch.addcmul(torch.addcmul(k[:, 0], k[:, 2], b), a, torch.addcmul(k[:, 1], k[:, 3], b))
 

@@ -19,7 +19,7 @@ from torch import nn
 from ncaforge.core.config import Config
 from ncaforge.core.layout import Layout
 from ncaforge.core.nca import NCA
-from ncaforge.families.logic.gates import GateNetwork
+from ncaforge.families.logic.gates import GateLayer, GateNetwork
 
 NEIGHBOURS = 9  # a 3x3 neighbourhood, raster order (dy, dx from -1 to 1)
 
@@ -41,6 +41,9 @@ class LogicConfig(Config):
     pass_through: float = field(default=3.0, metadata={"min": 0.0,
         "help": "Initial logit of every gate's pass-through function ('a'; the 15 others start at 0)."})
     wiring_seed: int = field(default=0, metadata={"help": "Seed of the circuits' fixed random wiring."})
+    straight_through: bool = field(default=False, metadata={
+        "help": "Train through the hard circuit: each gate's arg-max function forward, the relaxation's "
+                "gradients backward (closes the gap between the two over long rollouts)."})
 
 
 def neighbourhoods(x: torch.Tensor) -> torch.Tensor:
@@ -105,6 +108,9 @@ def build_logic(config: LogicConfig | None = None) -> NCA:
     perception = LogicPerception(c.channels, c.kernels, c.kernel_layers, g, c.pass_through)
     update = LogicUpdate(perception.out_features, c.channels, c.update_layers, g, c.pass_through)
     nca = NCA(Layout(channels=c.channels, rgb=None, alpha=None), perception, update, c.fire_rate)
+    for layer in nca.modules():
+        if isinstance(layer, GateLayer):
+            layer.straight_through = c.straight_through
     nca.config = c
     return nca
 
