@@ -154,3 +154,16 @@ def test_checkerboard_trains_and_evaluates_on_a_larger_grid(tmp_path):
     figures = nf.evaluate(model, scale=2)
     assert figures["large_grid"] == [16, 16] and figures["large_steps"] == 8
     assert 0.0 <= figures["large_accuracy"] <= 1.0 and math.isfinite(figures["hard_loss"])
+
+
+def test_straight_through_gates_compute_hard_and_learn_through_the_relaxation():
+    layer = GateLayer(torch.tensor([[0, 0], [1, 1]]), pass_through=1.0)
+    with torch.no_grad():
+        layer.logits[1, FUNCTIONS.index("xor")] = 1.5  # a gate that leans to xor, not confidently
+    layer.straight_through = True
+    out = layer.train()(PAIRS)
+    assert torch.equal(out, layer.eval()(PAIRS))  # forward: the hard circuit exactly
+    layer.train()(PAIRS).sum().backward()
+    assert layer.logits.grad.abs().sum() > 0  # backward: the relaxation's gradients
+    nca = build_logic(LogicConfig(straight_through=True, update_layers=(8, 4)))
+    assert all(g.straight_through for g in nca.modules() if isinstance(g, GateLayer))
