@@ -167,3 +167,24 @@ def test_straight_through_gates_compute_hard_and_learn_through_the_relaxation():
     assert layer.logits.grad.abs().sum() > 0  # backward: the relaxation's gradients
     nca = build_logic(LogicConfig(straight_through=True, update_layers=(8, 4)))
     assert all(g.straight_through for g in nca.modules() if isinstance(g, GateLayer))
+
+
+def test_train_init_starts_from_a_checkpoints_weights_and_refuses_other_shapes(tmp_path):
+    from click.testing import CliRunner
+
+    from ncaforge import zoo
+    from ncaforge.cli import main
+
+    small = ["--kernels", "2", "--update-layers", "8,4,2", "--iterations", "2"]
+    first = CliRunner().invoke(main, ["train", "logic", *small, "--out", str(tmp_path / "a")])
+    assert first.exit_code == 0, first.output
+    init = ["--init", str(tmp_path / "a" / "checkpoint")]
+    tuned = CliRunner().invoke(main, ["train", "logic", *small[:-1], "1", "--lr", "1e-9", "--straight-through",
+                                      *init, "--out", str(tmp_path / "b")])
+    assert tuned.exit_code == 0, tuned.output
+    a, b = zoo.load(str(tmp_path / "a" / "checkpoint")), zoo.load(str(tmp_path / "b" / "checkpoint"))
+    assert all(torch.allclose(p, q, atol=1e-6) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    assert b.config.straight_through and b.provenance["init"] == str(tmp_path / "a" / "checkpoint")
+    bad = CliRunner().invoke(main, ["train", "logic", "--kernels", "3", "--iterations", "1", *init,
+                                    "--out", str(tmp_path / "c")])
+    assert bad.exit_code != 0 and "do not fit this model" in bad.output

@@ -15,7 +15,10 @@ def train_command(family: registry.Family) -> click.Command:
     """`nca train NAME`: the family's model config and task fields as options, plus the training options."""
     s = family.schedule
     params = [*options_of(family.config), *options_of(family.task),
-              *training_options(s.iterations, s.lr, s.lr_drops)]
+              *training_options(s.iterations, s.lr, s.lr_drops),
+              click.Option(["--init", "init"], default=None, metavar="NAME|DIR",
+                           help="Start from the weights of this model of the family (a zoo name or "
+                                "checkpoint; same shapes), e.g. to fine-tune with other settings.")]
     names = [p.name for p in params]
     clash = sorted({n for n in names if names.count(n) > 1})
     if clash:
@@ -29,15 +32,31 @@ def train_command(family: registry.Family) -> click.Command:
         def build(group: Any) -> Any:
             try:
                 model = family.build(config).to(group.device)
+                if values["init"]:
+                    start_from(model, values["init"], family.name)
                 return family.objective(model, task, group, values["grad_checkpoint"])
             except (ValueError, OSError) as e:
                 fail(str(e))
 
-        run_training(build, values, provenance or {}, s.optimizer)
+        extra = {"init": values["init"]} if values["init"] else {}
+        run_training(build, values, {**extra, **(provenance or {})}, s.optimizer)
 
     return click.Command(family.cli_name, callback=callback, params=params,
                          help=f"{family.summary}.\n\nUnder torchrun, batch and pool sizes are global: each "
                               "process trains on its share.", short_help=family.summary)
+
+
+def start_from(model: Any, spec: str, family: str) -> None:
+    """Copy the weights of the model ``spec`` (zoo name or checkpoint of ``family``) into ``model``."""
+    from ncaforge.cli.common import load_model
+
+    source = load_model(spec, family).state_dict()
+    mine = model.state_dict()
+    wrong = sorted(k for k in mine if k not in source or source[k].shape != mine[k].shape)
+    if wrong:
+        raise ValueError(f"--init {spec}: its weights do not fit this model ({', '.join(wrong[:4])}"
+                         f"{', ...' if len(wrong) > 4 else ''} differ); give the same model settings")
+    model.load_state_dict(source)
 
 
 @click.group(cls=FamilyCommands, make=train_command, capability="objective")
