@@ -179,8 +179,8 @@ def test_train_init_starts_from_a_checkpoints_weights_and_refuses_other_shapes(t
     first = CliRunner().invoke(main, ["train", "logic", *small, "--out", str(tmp_path / "a")])
     assert first.exit_code == 0, first.output
     init = ["--init", str(tmp_path / "a" / "checkpoint")]
-    tuned = CliRunner().invoke(main, ["train", "logic", *small[:-1], "1", "--lr", "1e-9", "--straight-through",
-                                      *init, "--out", str(tmp_path / "b")])
+    tuned = CliRunner().invoke(main, ["train", "logic", *small[:-1], "1", "--lr", "1e-9",
+                                      "--straight-through", *init, "--out", str(tmp_path / "b")])
     assert tuned.exit_code == 0, tuned.output
     a, b = zoo.load(str(tmp_path / "a" / "checkpoint")), zoo.load(str(tmp_path / "b" / "checkpoint"))
     assert all(torch.allclose(p, q, atol=1e-6) for p, q in zip(a.parameters(), b.parameters(), strict=True))
