@@ -18,6 +18,9 @@ class ArcTaskConfig(Config):
     steps: tuple[int, int] = field(default=(24, 32), metadata={"min": 1, "interval": True,
         "help": "Rollout length drawn uniformly from [LO, HI) each iteration."})
     supervised: int = field(default=8, metadata={"min": 1,
-        "help": "The loss is the mean cross-entropy of the colours over this many last steps."})
+        "help": "The loss is the mean over this many last steps."})
+    loss: str = field(default="mse", metadata={"choices": ("mse", "ce"),
+        "help": "mse: squared distance of the colour channels to the one-hot output colours; ce: their "
+                "cross-entropy, as logits."})
     predict_steps: int = field(default=32, metadata={"min": 1,
         "help": "Steps run on a test input before its colours are read."})
