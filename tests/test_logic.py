@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
 import torch
 
-from ncaforge.families.logic.bitwise import BitParallelCA, circuit_json, pack, unpack
+from ncaforge.families.logic.bitwise import BitParallelCA, circuit_json, compiled_gates, pack, unpack
 from ncaforge.families.logic.gates import FUNCTIONS, GateLayer, GateNetwork, wiring
 from ncaforge.families.logic.life import configurations, life_step
 from ncaforge.families.logic.model import LogicConfig, active_gates, build_logic, gate_count
@@ -100,15 +101,17 @@ def test_the_bit_parallel_runner_is_the_hard_circuit(channels):
     mixed = 0
     for seed in range(6):
         nca = random_rule(channels, seed)
-        runner = BitParallelCA(nca)
+        runners = [BitParallelCA(nca), BitParallelCA(nca, native=False)]  # C++ where it builds; numpy
         for k in range(3):  # fresh random grids: random circuits soon settle to a constant
             g = torch.Generator().manual_seed(10 * seed + k)
             grid = torch.rand(1, channels, 12, 128, generator=g) < 0.5
             with torch.no_grad():
                 want = nca.step(grid.float(), torch.ones(1, 1, 12, 128, dtype=torch.bool))
-            assert np.array_equal(runner.run(grid[0].numpy(), 1), want[0].bool().numpy())
+            for runner in runners:
+                assert np.array_equal(runner.run(grid[0].numpy(), 1), want[0].bool().numpy())
             mixed += bool(0.05 < want.mean() < 0.95)
     assert mixed >= 3  # the rules compared compute something
+    assert compiled_gates() is not None or shutil.which("c++") is None  # the C++ runner was tested here
     assert np.array_equal(unpack(pack(grid[0].numpy())), grid[0].numpy())
     with pytest.raises(ValueError, match="multiple of 64"):
         pack(np.zeros((1, 4, 100), bool))

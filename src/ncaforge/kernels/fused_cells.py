@@ -13,10 +13,6 @@ Where no C++ compiler or ninja is found, "auto" keeps to the active-cell path.
 
 from __future__ import annotations
 
-import functools
-import shutil
-import sys
-import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -27,6 +23,7 @@ from torch.autograd.function import once_differentiable
 from ncaforge.core.perception import FixedPerception, filter_bank
 from ncaforge.core.rollout import Implementation, register_implementation
 from ncaforge.kernels import active_cells
+from ncaforge.kernels.compiled import compiled
 
 if TYPE_CHECKING:
     from ncaforge.core.nca import NCA
@@ -35,26 +32,10 @@ SOURCE = Path(__file__).with_name("fused_perception.cpp")
 MAX_FILTERS = 6  # the C++ kernels are instantiated for banks of 1..6 filters
 
 
-@functools.cache
 def extension() -> ModuleType | None:
-    """The compiled extension (built on first use, then loaded from torch's extension cache), or None
-    where it cannot be built: then this path is unavailable and "auto" picks the next one."""
-    if shutil.which("c++") is None or shutil.which("ninja") is None:
-        return None
-    from torch.utils.cpp_extension import get_default_build_root, load
-
-    build = Path(get_default_build_root()) / f"ncaforge-fused-torch{torch.__version__}"
-    build.mkdir(parents=True, exist_ok=True)
-    if not any(build.glob("*.so")):
-        print("ncaforge: compiling the fused CPU perception (once per machine, about a minute)",
-              file=sys.stderr, flush=True)
-    try:
-        return load("ncaforge_fused_perception", [str(SOURCE)], build_directory=str(build),
-                    extra_cflags=["-O3", "-march=native", "-fopenmp"], extra_ldflags=["-fopenmp"])
-    except Exception as error:  # a broken toolchain: fall back rather than fail every rollout
-        warnings.warn(f"the fused CPU perception could not be built ({error}); using the active-cell path",
-                      stacklevel=2)
-        return None
+    """The compiled extension, or None where it cannot be built: then this path is unavailable and
+    "auto" picks the next one."""
+    return compiled("ncaforge_fused_perception", SOURCE, "the fused CPU perception", openmp=True)
 
 
 def available() -> bool:

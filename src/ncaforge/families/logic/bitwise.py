@@ -3,12 +3,15 @@
 The bit-parallel runner packs each channel of a (C, H, W) grid into machine words, 64 cells of a row
 a uint64, so one numpy bitwise operation computes one gate for 64 cells. Neighbours are whole-array
 shifts of the words (rows by rolling, columns by a one-bit shift that carries across words, on a
-torus). Only the gates the next state depends on are run (pass-through gates are copies).
+torus). Only the gates the next state depends on are run (pass-through gates alias their input).
+A small C++ extension (bitwise.cpp, built once per machine) runs the gates a cache-sized chunk of
+words at a time; without a compiler, numpy runs them a whole row at a time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -56,6 +59,13 @@ def pruned(net: GateNetwork, outputs: torch.Tensor | None = None) -> tuple[list[
     return layers, inputs
 
 
+def compiled_gates():
+    """The C++ gate runner, or None where it cannot be built."""
+    from ncaforge.kernels.compiled import compiled
+
+    return compiled("ncaforge_logic_gates", Path(__file__).with_name("bitwise.cpp"), "the bit-parallel gates")
+
+
 def run_layers(layers: list[Layer], values: list[np.ndarray], words: int) -> list[np.ndarray]:
     """Rows of ``words`` words through the layers, one gate at a time: each gate one or two numpy
     bitwise operations over whole rows (no gathers); a pass-through gate is its input row itself."""
@@ -99,9 +109,10 @@ def neighbour_planes(words: np.ndarray) -> np.ndarray:
 
 
 class BitParallelCA:
-    """The hard circuit of a logic CA (synchronous: every cell updates every step), on packed grids."""
+    """The hard circuit of a logic CA (synchronous: every cell updates every step), on packed grids;
+    ``native`` False keeps to numpy even where the C++ runner builds."""
 
-    def __init__(self, nca: NCA) -> None:
+    def __init__(self, nca: NCA, native: bool = True) -> None:
         perception, update = circuits(nca)
         c, kernels = nca.layout.channels, nca.perception.kernels
         self.update, read = pruned(update)  # update inputs: the C states, then the kernel bits
@@ -111,11 +122,24 @@ class BitParallelCA:
         self.perception, inputs = pruned(perception, kernel_bits)
         # perception input j is neighbour j % 9 of channel j // (kernels * 9)
         self.planes = inputs // (kernels * NEIGHBOURS) * NEIGHBOURS + inputs % NEIGHBOURS
+        self.native = native
+        self.native_perception, self.native_update = (
+            [(layer.functions.tolist(), layer.a.tolist(), layer.b.tolist()) for layer in layers]
+            for layers in (self.perception, self.update))
+        if self.perception:  # natively the first gates read the neighbour planes themselves: no gather
+            first = self.perception[0]
+            self.native_perception[0] = (first.functions.tolist(), self.planes[first.a].tolist(),
+                                         self.planes[first.b].tolist())
 
     def step(self, words: np.ndarray) -> np.ndarray:
         """(C, H, K) packed states -> the next ones."""
         c, h, k = words.shape
         planes = neighbour_planes(words).reshape(c * NEIGHBOURS, h * k)
+        native = compiled_gates() if self.native else None
+        if native is not None:
+            bits = native.run(planes, self.native_perception) if self.perception else planes[:0]
+            rows = np.concatenate([words.reshape(c, h * k)[self.states], bits])
+            return native.run(rows, self.native_update).reshape(c, h, k)
         bits = run_layers(self.perception, [planes[i] for i in self.planes], h * k)  # the kernel bits read
         states = words.reshape(c, h * k)
         rows = run_layers(self.update, [*(states[i] for i in self.states), *bits], h * k)
