@@ -132,7 +132,8 @@ def evaluate(model: nn.Module, progress: bool = False, **options: Any) -> dict[s
     f = registry.family_of(model)
     if f.evaluation is None:
         raise registry.FamilyError(f"the {f.name} family has no evaluation")
-    report = f.evaluation.run(model, f.evaluation.options(**options), progress=progress)
+    settings = registry.load_models(f.evaluation.options(**options), load)
+    report = f.evaluation.run(model, settings, progress=progress)
     return report.figures
 
 

@@ -28,7 +28,8 @@ def eval_command(family: registry.Family) -> click.Command:
 
         nca = load_model(model, family.name)
         try:
-            report = evaluation.run(nca, pick(evaluation.options, values), progress=True, json_path=json_path)
+            options = registry.load_models(pick(evaluation.options, values), load_model)
+            report = evaluation.run(nca, options, progress=True, json_path=json_path)
         except (ValueError, OSError) as e:
             fail(str(e))
         echo_figures(report.shown)

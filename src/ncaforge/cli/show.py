@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,8 @@ if TYPE_CHECKING:
               help="Turn the seed this many degrees counterclockwise (isotropic and steerable models: "
                    "structured seeds move, steerable cells start turned).")
 @click.option("--seed-mirror", is_flag=True, help="Mirror the seed left-right (isotropic and steerable).")
+@click.option("--class", "label", type=click.IntRange(0), default=None,
+              help="The class to grow (conditional models: which digit).")
 @click.option("--fps", type=click.IntRange(1, 120), default=20, show_default=True)
 @click.option("--scale", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Pixels per cell in pictures.")
@@ -61,7 +64,8 @@ def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, 
          damage_at: tuple[int, ...], damage_centre: tuple[float, float], damage_radius: float,
          save_steps: tuple[int, ...], perturbations: tuple[str, ...], adversary_spec: str | None,
          fraction: float, region: str, mask_image: Path | None, attack_steps: tuple[int, int] | None,
-         seed_angle: float, seed_mirror: bool, fps: int, scale: int, force: bool, out: Path) -> None:
+         seed_angle: float, seed_mirror: bool, label: int | None, fps: int, scale: int, force: bool,
+         out: Path) -> None:
     """Grow a pattern from a seed, optionally cut it, perturb it or infiltrate it.
 
     Writes grow.gif (and grow.mp4 with an encoder), strip.png and states.npz.
@@ -107,7 +111,15 @@ def grow(model_spec: str, size: tuple[int, int] | None, batch: int, steps: int, 
     if turn and not turns_seeds(family):
         fail(f"--seed-angle/--seed-mirror: {family.name} seeds cannot be turned (isotropic and steerable "
              "models' can)")
-    rec = simulate(model, family.seed(model, model.task, batch, (h, w), **turn), steps, damage, frame_every=1,
+    if label is not None:
+        if "label" not in inspect.signature(family.seed).parameters:
+            fail(f"--class: {family.name} models do not grow on request (conditional models do)")
+        turn["label"] = label
+    try:
+        start = family.seed(model, model.task, batch, (h, w), **turn)
+    except ValueError as e:
+        fail(str(e))
+    rec = simulate(model, start, steps, damage, frame_every=1,
                    extra_frames=list(save_steps), generator=g, progress=True, attack=attack, view=view)
     out.mkdir(parents=True, exist_ok=True)
     frames = [tile([to_image(image, scale) for image in f]) for f in rec.frames]

@@ -233,6 +233,16 @@ def with_capability(capability: str) -> list[Family]:
     return [f for f in families().values() if getattr(f, capability)]
 
 
+def load_models(options: Any, load: Callable[[str, str], nn.Module]) -> Any:
+    """``options`` (an evaluation's options) with each field whose metadata names a family
+    (``metadata["model"]``, e.g. a judge) loaded by ``load(spec, family)`` where it is still a name."""
+    for f in fields(options):
+        value = getattr(options, f.name)
+        if f.metadata.get("model") and isinstance(value, str):
+            setattr(options, f.name, load(value, f.metadata["model"]))
+    return options
+
+
 def recorded(module: nn.Module, name: str, flag: str) -> Any:
     """The task's ``name`` for ``module``, or an error naming the ``flag`` that supplies it instead."""
     task = getattr(module, "task", None)

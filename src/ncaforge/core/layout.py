@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import torch
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -39,6 +41,14 @@ class Layout:
         if self.rgb is None or self.alpha is None:
             raise ValueError("this layout has no RGBA channels")
         return [*self.rgb, self.alpha]
+
+    def keep_inputs(self, cleared: torch.Tensor, x: torch.Tensor, dim: int = 1) -> torch.Tensor:
+        """``cleared`` (states after alive masking) with the read-only channels of ``x`` put back: inputs
+        such as a class one-hot stay in every cell, living or not. ``dim``: the channel dimension."""
+        if not self.readonly:
+            return cleared
+        idx = torch.tensor(self.readonly, device=x.device)
+        return cleared.index_copy(dim, idx, x.index_select(dim, idx))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -20,7 +20,8 @@ class NCA(nn.Module):
     ``perception`` maps (B, C, H, W) to (B, F, H, W) features and ``update`` maps
     those to deltas of the mutable channels (all but ``layout.readonly``). With
     ``layout.alpha`` set, cells whose 3x3 neighbourhood has no alpha >
-    ``alive_threshold`` before *and* after the update are cleared. With
+    ``alive_threshold`` before *and* after the update are cleared (their read-only
+    channels, inputs such as a class, excepted). With
     ``layout.living`` set, only cells whose living channel exceeds the threshold
     update, and nothing is cleared (self-classifying MNIST). ``noise`` adds
     N(0, noise^2) to every delta before masking.
@@ -96,7 +97,7 @@ class NCA(nn.Module):
         x = x + d
         if pre is None:
             return x
-        return x * (pre & self.alive(x))
+        return self.layout.keep_inputs(x * (pre & self.alive(x)), x)
 
     def forward(self, x: torch.Tensor, steps: int, generator: torch.Generator | None = None,
                 **options: object) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:

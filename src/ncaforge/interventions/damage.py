@@ -31,3 +31,14 @@ def random_disc_damage(x: torch.Tensor, generator: torch.Generator | None = None
     radius = lo + torch.rand(b, generator=generator) * (hi - lo)
     hole = disc_mask(h, w, centre.to(x.device), radius.to(x.device))
     return x * (~hole)
+
+
+def drop_cells(x: torch.Tensor, fraction: float, where: torch.Tensor,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+    """Zero each cell of the (B, 1, H, W) bool mask ``where`` (the living ones) with probability
+    ``fraction``, independently: damage scattered over the whole pattern rather than cut out of it."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+    b, _, h, w = x.shape
+    dropped = (torch.rand(b, 1, h, w, generator=generator) < fraction).to(x.device) & where
+    return x * (~dropped)

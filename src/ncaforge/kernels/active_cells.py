@@ -156,7 +156,7 @@ class ActiveCellStepper:
         if pre is None:
             return x
         post = dilate(x[..., layout.alpha].detach() > thr, self.circular)
-        return x * (pre & post).unsqueeze(-1)
+        return layout.keep_inputs(x * (pre & post).unsqueeze(-1), x, dim=-1)
 
 
 register_implementation(Implementation("active", devices=("cpu",), supports=supports, make=ActiveCellStepper,
