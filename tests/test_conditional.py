@@ -52,6 +52,23 @@ def test_read_only_inputs_survive_alive_masking_on_every_path():
         assert dead.any() and not y[:, :5].permute(1, 0, 2, 3)[:, dead].any()
 
 
+def test_the_active_cell_path_equals_the_reference_with_gradients():
+    nca = build_conditional(ConditionalConfig(channels=6, classes=3, kernels=2, hidden=16))
+    with torch.no_grad():
+        nca.update.net[-1].weight.normal_(0, 0.2)
+    assert nca.resolve_impl("auto", "cpu") == "active"
+    x = seed_states(nca, None, 3, (10, 9), torch.tensor([0, 2, 1]))
+    results = []
+    for impl in ("reference", "active"):
+        nca.zero_grad()
+        y = nca.rollout(x, 8, torch.Generator().manual_seed(3), impl=impl)
+        y[:, :4].pow(2).sum().backward()
+        results.append((y.detach(), [p.grad.clone() for p in nca.parameters()]))
+    torch.testing.assert_close(results[0][0], results[1][0])
+    for a, b in zip(results[0][1], results[1][1], strict=True):
+        torch.testing.assert_close(a, b)
+
+
 def test_seeds_carry_their_class_everywhere_and_bad_classes_are_refused():
     nca = build_conditional(ConditionalConfig(channels=8, classes=3, hidden=16))
     assert nca.layout.channels == 11 and nca.layout.mutable == list(range(8))

@@ -28,9 +28,11 @@ if TYPE_CHECKING:
 
 
 def supports(nca: NCA) -> bool:
-    """True when this model is made of parts the active-cell path knows."""
-    return isinstance(nca.perception, FixedPerception | LearnedPerception) and isinstance(
-        nca.update, UpdateMLP)
+    """True when this model is made of parts the active-cell path knows: a fixed or learned perception,
+    or one with a ``cell_features`` method ((N, 9*C) gathered neighbourhoods -> (N, F)), and UpdateMLP."""
+    p = nca.perception
+    known = isinstance(p, FixedPerception | LearnedPerception) or hasattr(p, "cell_features")
+    return known and isinstance(nca.update, UpdateMLP)
 
 
 @functools.lru_cache(maxsize=8)  # built once per grid shape: rollouts of one step at a time are common
@@ -81,7 +83,8 @@ class ActiveCellStepper:
 
     def __init__(self, nca: NCA) -> None:
         if not supports(nca):
-            raise TypeError("the active-cell path needs Fixed/LearnedPerception and UpdateMLP parts")
+            raise TypeError("the active-cell path needs Fixed/LearnedPerception (or cell_features) and "
+                            "UpdateMLP parts")
         self.nca = nca
         self.circular = nca.circular
         self.linears = [m for m in nca.update.net if isinstance(m, torch.nn.Conv2d)]
@@ -102,6 +105,8 @@ class ActiveCellStepper:
     def _features(self, neigh: torch.Tensor) -> torch.Tensor:
         """(N, 9*C) gathered neighbourhoods -> (N, F) perception features."""
         p = self.nca.perception
+        if hasattr(p, "cell_features"):
+            return p.cell_features(neigh)
         if isinstance(p, LearnedPerception):  # conv weight (F, C, 3, 3) as a (9*C, F) matrix
             m = p.conv.weight.permute(2, 3, 1, 0).reshape(-1, p.out_features)
             return torch.relu(torch.addmm(p.conv.bias, neigh, m))

@@ -54,6 +54,14 @@ class ConditionalPerception(nn.Module):
                              f"{x.shape[1]}")
         return torch.cat([self.conv(pad(x[:, : self.channels], self.padding)), x[:, self.channels:]], 1)
 
+    def cell_features(self, neigh: torch.Tensor) -> torch.Tensor:
+        """The features of cells from their gathered (N, 9*C) neighbourhoods (raster order, channels
+        last): what the active-cell path computes for living cells only."""
+        n = neigh.view(len(neigh), 9, self.channels + self.classes)
+        w = self.conv.weight.view(self.channels, -1, 9)  # output channel c*k + j filters channel c
+        own = torch.einsum("ntc,ckt->nck", n[:, :, : self.channels], w).flatten(1)
+        return torch.cat([own + self.conv.bias, n[:, 4, self.channels:]], 1)
+
 
 def build_conditional(config: ConditionalConfig | None = None) -> NCA:
     """An untrained conditional NCA (the identity map: the update's last layer starts at zero)."""

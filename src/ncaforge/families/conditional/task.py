@@ -24,7 +24,7 @@ class ConditionalTask(Config):
     pool: int = field(default=1024, metadata={"min": 1, "help": "Sample pool size."})
     fresh: int = field(default=2, metadata={"min": 1,
         "help": "Samples per batch (the worst) restarted from seeds of random classes."})
-    steps: tuple[int, int] = field(default=(64, 96), metadata={"min": 1, "interval": True,
+    steps: tuple[int, int] = field(default=(48, 64), metadata={"min": 1, "interval": True,
         "help": "Rollout length drawn uniformly from [LO, HI)."})
     damage_count: int = field(default=2, metadata={"min": 0,
         "help": "Samples per batch damaged in regenerating mode."})
