@@ -67,6 +67,14 @@ BUDGETS: dict[tuple[str, ...], dict[str, object]] = {
     **{("train", name): {**TRAINING, "--batch": 4, "--pool": 8, "--steps": (4, 6), "--damage-count": 1,
                          "--target-size": 12, "--pad": 4} for name in ("isotropic", "steerable")},
     ("eval", "symmetry"): {"--samples": 1, "--steps": 10, "--regrow-steps": 5},
+    ("train", "logic"): {**TRAINING, "--steps": (4, 5)},
+    ("eval", "logic"): {"--size": 64, "--steps": 5, "--scale": 1},
+    ("train", "arc"): {**TRAINING, "--steps": (4, 6), "--supervised": 2, "--predict-steps": 6},
+    ("arc", "solve"): {"--limit": 1, "--iterations": 2, "--workers": 1},
+    ("train", "conditional"): {**TRAINING, "--batch": 4, "--pool": 8, "--steps": (4, 6), "--fresh": 1,
+                               "--damage-count": 1},
+    ("eval", "conditional"): {"--samples": 2, "--steps": 10, "--repair-steps": 5},
+    ("train", "judge"): {**TRAINING, "--batch": 8},
 }
 # Commands whose budget depends on the host: a classifier host (--target class:N) or a growing one.
 BY_HOST = {
