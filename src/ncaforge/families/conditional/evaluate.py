@@ -32,10 +32,10 @@ class ConditionalEvaluation:
 
 
 @torch.no_grad()
-def grow_and_repair(nca: NCA, label: int, options: ConditionalEvaluation, grid: tuple[int, int],
+def grow_and_repair(nca: NCA, label: int, options: ConditionalEvaluation, grid: tuple[int, int], steps: int,
                     generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """``options.samples`` patterns of class ``label`` after growth, and after the drop and repair."""
-    steps = options.steps or nca.task.steps[1]
+    """``options.samples`` patterns of class ``label`` after ``steps`` of growth, and after the drop and
+    repair."""
     grown = nca.rollout(seed_states(nca, nca.task, options.samples, grid, label), steps, generator)
     living = grown[:, nca.layout.alpha: nca.layout.alpha + 1] > nca.alive_threshold
     hurt = nca.layout.keep_inputs(drop_cells(grown, options.drop, living, generator), grown)
@@ -47,18 +47,18 @@ def run_evaluation(nca: NCA, options: ConditionalEvaluation, progress: bool = Fa
     judge: Any = options.judge
     if isinstance(judge, str):
         raise ValueError(f"the judge {judge!r} must be loaded first (the CLI and ncaforge.evaluate do)")
-    grid = tuple(nca.task.grid)
+    grid, steps = tuple(nca.task.grid), options.steps or nca.task.steps[1]
     generator = torch.Generator().manual_seed(options.seed)
     per_class: dict[str, dict[str, float]] = {}
     for label in bar(range(nca.config.classes), show=progress, desc="classes"):
-        grown, repaired = grow_and_repair(nca, label, options, grid, generator)
+        grown, repaired = grow_and_repair(nca, label, options, grid, steps, generator)
         per_class[str(label)] = {
             key: float((judge.classify(grey_of(x, nca.layout.rgb)) == label).float().mean())
             for key, x in (("judged_accuracy", grown), ("judged_accuracy_repair", repaired))}
     figures = {key: sum(c[key] for c in per_class.values()) / len(per_class)
                for key in ("judged_accuracy", "judged_accuracy_repair")}
     figures.update({"per_class": per_class, "samples_per_class": options.samples,
-                    "steps": options.steps or nca.task.steps[1], "repair_steps": options.repair_steps,
+                    "steps": steps, "repair_steps": options.repair_steps,
                     "drop": options.drop, "seed": options.seed})
     text = "per class: " + ", ".join(f"{k} {c['judged_accuracy']:.2f}/{c['judged_accuracy_repair']:.2f}"
                                      for k, c in per_class.items()) + "  (grown/repaired)"

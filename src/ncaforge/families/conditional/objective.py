@@ -37,8 +37,8 @@ class ConditionalObjective(PoolObjective):
         self.grid = tuple(images.shape[1:])
         self.pool = None
         if task.mode != "growing":
-            self.pool = Pool(**dict(zip(("states", "digits"), self.fresh(task.pool, torch.Generator()
-                                                                          .manual_seed(0)), strict=True)))
+            states, digits = self.fresh(task.pool, torch.Generator().manual_seed(0))
+            self.pool = Pool(states=states, digits=digits)
 
     def fresh(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Seeds of ``n`` random classes and, for each, the index of a random training digit of it."""
