@@ -80,7 +80,8 @@ def seed_states(model: NCA, task: object, batch: int, grid: tuple[int, int],
     """Seeds of class ``label`` (one class, or one per sample): the centre cell's alpha and hidden
     channels at 1, and the class one-hot in every cell."""
     c = model.config
-    labels = torch.as_tensor(label).long().expand(batch) if torch.as_tensor(label).ndim == 0 else label
+    labels = torch.as_tensor(label).long()
+    labels = labels.expand(batch) if labels.ndim == 0 else labels
     if len(labels) != batch or not bool(((labels >= 0) & (labels < c.classes)).all()):
         raise ValueError(f"this model grows classes 0..{c.classes - 1} (one, or one per sample of {batch}); "
                          f"got {labels.tolist()}")
