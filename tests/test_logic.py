@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from ncaforge.families.logic.bitwise import BitParallelCA, circuit_json, compiled_gates, pack, unpack
-from ncaforge.families.logic.gates import FUNCTIONS, GateLayer, GateNetwork, wiring
+from ncaforge.families.logic.gates import FUNCTIONS, GateLayer, GateNetwork, mean_entropy, wiring
 from ncaforge.families.logic.life import configurations, life_step
-from ncaforge.families.logic.model import LogicConfig, active_gates, build_logic, gate_count
+from ncaforge.families.logic.model import LogicConfig, active_gates, build_logic, gate_count, next_states
 
 TRUTH = {  # f(a, b) for (a, b) = (0, 0), (0, 1), (1, 0), (1, 1)
     "false": (0, 0, 0, 0), "and": (0, 0, 0, 1), "a_and_not_b": (0, 0, 1, 0), "a": (0, 0, 1, 1),
@@ -115,6 +115,32 @@ def test_the_bit_parallel_runner_is_the_hard_circuit(channels):
     assert np.array_equal(unpack(pack(grid[0].numpy())), grid[0].numpy())
     with pytest.raises(ValueError, match="multiple of 64"):
         pack(np.zeros((1, 4, 100), bool))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_next_states_are_a_steps_centre_cells(channels):
+    nca = random_rule(channels, 1)
+    x = (torch.rand(64, channels, 3, 3, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    fire = torch.ones(64, 1, 3, 3, dtype=torch.bool)
+    for mode in (nca.eval(), nca.train()):  # hard and relaxed
+        with torch.no_grad():
+            centre = mode.step(x, fire)[:, :, 1, 1]
+            # a 3x3 torus: the centre's neighbourhood is the grid, neighbour-major, channels last
+            assert torch.allclose(next_states(mode, x.permute(0, 2, 3, 1).flatten(1)), centre)
+
+
+def test_the_entropy_term_drives_gates_to_one_function():
+    assert mean_entropy(layer_of(["and", "xor"])) < 1e-6
+    assert math.isclose(mean_entropy(GateLayer(torch.zeros(2, 3, dtype=torch.long), 0.0)).item(),
+                        math.log(16), rel_tol=1e-6)
+    import ncaforge as nf
+    from ncaforge.families.logic.task import LogicTask
+
+    small = {"kernels": 2, "update_layers": (16, 8), "seed": 0, "iterations": 30, "lr": 0.1,
+             "progress": False}
+    plain = nf.train("logic", **small)
+    sharp = nf.train("logic", task=LogicTask(entropy=1.0), **small)
+    assert mean_entropy(sharp) < 0.5 * mean_entropy(plain)
 
 
 def test_the_circuit_exports_as_json_with_its_counts():

@@ -47,10 +47,11 @@ class LogicConfig(Config):
 
 
 def neighbourhoods(x: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) -> (B*H*W, C*9): each cell's 3x3 neighbourhood on a torus, channel-major."""
+    """(B, C, H, W) -> (B*H*W, 9*C): each cell's 3x3 neighbourhood on a torus, neighbour-major (raster
+    order), channels last: the rows the active-cell path gathers."""
     b, c, h, w = x.shape
     patches = F.unfold(F.pad(x, (1, 1, 1, 1), mode="circular"), 3)  # (B, C*9, H*W)
-    return patches.transpose(1, 2).reshape(b * h * w, c * NEIGHBOURS)
+    return patches.view(b, c, NEIGHBOURS, h * w).permute(0, 3, 2, 1).reshape(b * h * w, NEIGHBOURS * c)
 
 
 class LogicPerception(nn.Module):
@@ -66,20 +67,24 @@ class LogicPerception(nn.Module):
                                     blocks=blocks, pass_through=pass_through)
         # circuit input j reads neighbour j % 9 of channel j // (kernels * 9): each kernel its own copy
         rows = torch.arange(blocks * NEIGHBOURS)
-        self.register_buffer("source", rows // (kernels * NEIGHBOURS) * NEIGHBOURS + rows % NEIGHBOURS,
+        self.register_buffer("source", rows % NEIGHBOURS * channels + rows // (kernels * NEIGHBOURS),
                              persistent=False)
 
     @property
     def out_features(self) -> int:
         return self.channels + self.circuits.n_out
 
+    def cell_features(self, neigh: torch.Tensor) -> torch.Tensor:
+        """(N, 9*C) neighbourhoods (see :func:`neighbourhoods`) -> (N, F) features of their centres."""
+        centre = neigh[:, NEIGHBOURS // 2 * self.channels:][:, : self.channels]
+        return torch.cat([centre, self.circuits(neigh.index_select(1, self.source))], dim=1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         if c != self.channels:
             raise ValueError(f"a logic CA of {self.channels} channels got states of {c}")
-        bits = self.circuits(neighbourhoods(x).index_select(1, self.source))  # (B*H*W, C*K*out)
-        bits = bits.view(b, h, w, -1).permute(0, 3, 1, 2)
-        return torch.cat([x, bits], dim=1)
+        features = self.cell_features(neighbourhoods(x))  # (B*H*W, F)
+        return features.view(b, h, w, -1).permute(0, 3, 1, 2)
 
 
 class LogicUpdate(nn.Module):
@@ -113,6 +118,13 @@ def build_logic(config: LogicConfig | None = None) -> NCA:
             layer.straight_through = c.straight_through
     nca.config = c
     return nca
+
+
+def next_states(nca: NCA, neigh: torch.Tensor) -> torch.Tensor:
+    """(N, 9*C) neighbourhoods -> (N, C): the next states of their centre cells, when they fire. Life's
+    objective and evaluation ask this of the 512 configurations alone, 9x less work than a step of their
+    3x3 grids."""
+    return nca.update.circuit(nca.perception.cell_features(neigh))
 
 
 def circuits(nca: NCA) -> tuple[GateNetwork, GateNetwork]:

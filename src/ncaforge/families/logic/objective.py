@@ -1,6 +1,7 @@
 """The objectives of a logic CA: Life's 512 configurations in one batch, or a grown checkerboard.
 
-Both train the relaxed circuit (training mode) with the mean squared error of its real-valued states.
+Both train the relaxed circuit (training mode) with the mean squared error of its real-valued states,
+plus ``--entropy`` times the gates' mean entropy.
 """
 
 from __future__ import annotations
@@ -10,27 +11,31 @@ from dataclasses import replace
 import torch
 
 from ncaforge.core.nca import NCA
+from ncaforge.families.logic.gates import mean_entropy
 from ncaforge.families.logic.life import configurations
+from ncaforge.families.logic.model import next_states
 from ncaforge.families.logic.task import LogicTask, checkerboard, seed_states
 from ncaforge.objectives.base import PoolObjective, Processes
 
 
 class LifeObjective(PoolObjective):
-    """One step from every 3x3 configuration: the centre cell's new state against Life's."""
+    """One step from every 3x3 configuration: the centre cell's new state against Life's (only the centre
+    is computed: its neighbourhood is the configuration itself)."""
 
-    def __init__(self, model: NCA) -> None:
+    def __init__(self, model: NCA, entropy: float = 0.0) -> None:
         if model.layout.channels != 1:
             raise ValueError(f"Game of Life has one channel; this logic CA has {model.layout.channels} "
                              "(train it with --channels 1)")
         self.model = self.forward_model = model
+        self.entropy = entropy
         device = next(model.parameters()).device
-        self.x, self.target = (t.to(device) for t in configurations())
-        self.fire = torch.ones(len(self.x), 1, 3, 3, dtype=torch.bool, device=device)
+        x, self.target = configurations()
+        self.neighbourhoods, self.target = x.flatten(1).to(device), self.target.to(device)
 
     def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         self.model.train()  # relaxed gates (eval mode, as a loaded model is, would be the hard circuit)
-        y = self.forward_model.step(self.x, self.fire)  # every cell updates: Life is synchronous
-        return (y[:, 0, 1, 1] - self.target).pow(2).mean(), y
+        y = next_states(self.model, self.neighbourhoods)[:, 0]  # every cell updates: Life is synchronous
+        return (y - self.target).pow(2).mean() + self.entropy * mean_entropy(self.model), y
 
 
 class CheckerboardObjective(PoolObjective):
@@ -38,7 +43,7 @@ class CheckerboardObjective(PoolObjective):
 
     def __init__(self, model: NCA, task: LogicTask, batch: int, checkpoint_every: int = 0) -> None:
         self.model = self.forward_model = model
-        self.checkpoint_every = checkpoint_every
+        self.checkpoint_every, self.entropy = checkpoint_every, task.entropy
         device = next(model.parameters()).device
         self.steps, self.batch = task.steps, batch
         self.start = seed_states(model, task, batch, task.grid).to(device)
@@ -49,12 +54,12 @@ class CheckerboardObjective(PoolObjective):
         lo, hi = self.steps
         steps = int(torch.randint(lo, hi, (1,), generator=generator))
         x = self.forward_model(self.start, steps, generator, checkpoint_every=self.checkpoint_every)
-        return (x[:, 0] - self.target).pow(2).mean(), x
+        return (x[:, 0] - self.target).pow(2).mean() + self.entropy * mean_entropy(self.model), x
 
 
 def make_objective(model: NCA, task: LogicTask, group: Processes, grad_checkpoint: int = 0) -> PoolObjective:
     if task.task == "life":
-        objective: PoolObjective = LifeObjective(model)
+        objective: PoolObjective = LifeObjective(model, task.entropy)
         objective.summary = "a logic CA on Game of Life (all 512 configurations, one step)"
     else:
         objective = CheckerboardObjective(model, task, group.shard(task.batch, "--batch"), grad_checkpoint)

@@ -26,6 +26,9 @@ class LogicTask(Config):
         "help": "Checkerboard: rollout length drawn uniformly from [LO, HI); the loss is on the last step."})
     batch: int = field(default=1, metadata={"min": 1,
         "help": "Checkerboard: rollouts per iteration (synchronous ones from one seed are all alike)."})
+    entropy: float = field(default=0.0, metadata={"min": 0.0,
+        "help": "Weight of the gates' mean entropy in the loss: pushes each gate to one function, so the "
+                "relaxed circuit that trains becomes the hard circuit that runs."})
     density: float = field(default=0.5, metadata={"min": 0.0, "max": 1.0,
         "help": "Life: the share of living cells in a random start (`nca grow`, `nca eval logic`)."})
 
