@@ -170,6 +170,10 @@ def test_life_needs_one_channel_and_eval_a_word_multiple(tmp_path):
     model = nf.build("logic")
     with pytest.raises(ValueError, match="multiple of 64"):
         nf.evaluate(model, size=100)
+    with pytest.raises(ValueError, match="Game of Life has one channel"):
+        nf.evaluate(nf.build("logic", channels=2))
+    with pytest.raises(TypeError, match="no option task"):
+        nf.build("logic", task="life")
 
 
 def test_checkerboard_trains_and_evaluates_on_a_larger_grid(tmp_path):
@@ -183,6 +187,11 @@ def test_checkerboard_trains_and_evaluates_on_a_larger_grid(tmp_path):
     figures = nf.evaluate(model, scale=2)
     assert figures["large_grid"] == [16, 16] and figures["large_steps"] == 8
     assert 0.0 <= figures["large_accuracy"] <= 1.0 and math.isfinite(figures["hard_loss"])
+    # the untrained rule copies every cell: it keeps the scrambled square as it is
+    copier = nf.build("logic", channels=2, pass_through=30.0)
+    copier.task = LogicTask(task="checkerboard", grid=(8, 8), steps=(4, 5))
+    untrained = nf.evaluate(copier)
+    assert untrained["healed_accuracy"] == untrained["damaged_accuracy"] < 1.0
 
 
 def test_straight_through_gates_compute_hard_and_learn_through_the_relaxation():

@@ -29,6 +29,10 @@ def families() -> list[str]:
 def build(family: str, config: Config | dict | None = None, **options: Any) -> nn.Module:
     """An untrained model of ``family``; ``options`` override fields of its config."""
     f = registry.get(family)
+    unknown = sorted(set(options) - {field.name for field in fields(f.config)})
+    if unknown:
+        raise TypeError(f"{family} models have no option {', '.join(unknown)}; their options: "
+                        f"{', '.join(field.name for field in fields(f.config))}")
     if isinstance(config, dict) or config is None:
         config = f.config.from_dict({**(config or {}), **options})
     elif options:

@@ -2,7 +2,8 @@
 
 Life: the share of the 512 configurations right, and how many steps of a random torus the hard circuit
 (run bit-parallel) matches true Life in every cell. Checkerboard: the hard loss on the training grid,
-and the pattern grown on a grid ``scale`` times larger in ``scale`` times the steps.
+and the pattern grown on a grid ``scale`` times larger in ``scale`` times the steps; how it heals when a
+square of it is scrambled.
 """
 
 from __future__ import annotations
@@ -59,17 +60,30 @@ def life_exact_steps(nca: NCA, size: int, steps: int, seed: int, density: float 
 
 def checkerboard_figures(nca: NCA, task: LogicTask, scale: int, seed: int) -> dict[str, float]:
     """Hard loss on the training grid at the last training step, and the accuracy (share of cells) and
-    exactness of channel 0 on a grid ``scale`` times larger after ``scale`` times the steps."""
+    exactness of channel 0 on a grid ``scale`` times larger after ``scale`` times the steps; then
+    self-healing: the grown training grid with a centred square of half its side set to random bits,
+    its accuracy after as many steps again."""
     steps = task.steps[1] - 1
     figures = {}
     large = tuple(s * scale for s in task.grid)
-    for name, grid, n in (("", task.grid, steps), ("large_", large, steps * scale)):
-        with torch.no_grad():
-            x = nca.eval()(seed_states(nca, task, 1, grid), n, torch.Generator().manual_seed(seed))
-        target = checkerboard(task, grid)
-        error = (x[0, 0] - target).pow(2).mean()
-        figures[f"{name}hard_loss"] = float(error)
-        figures[f"{name}accuracy"] = float(((x[0, 0] > 0.5).float() == target).float().mean())
+    g = torch.Generator().manual_seed(seed)
+    nca.eval()
+    with torch.no_grad():
+        for name, grid, n in (("", task.grid, steps), ("large_", large, steps * scale)):
+            x = nca(seed_states(nca, task, 1, grid), n, g)
+            target = checkerboard(task, grid)
+            figures[f"{name}hard_loss"] = float((x[0, 0] - target).pow(2).mean())
+            figures[f"{name}accuracy"] = float(((x[0, 0] > 0.5).float() == target).float().mean())
+            if not name:
+                grown = x
+        h, w = task.grid
+        top, left, side = h // 4, w // 4, (h // 2, w // 2)
+        damaged = grown.clone()
+        damaged[..., top:top + side[0], left:left + side[1]] = (torch.rand(
+            *grown.shape[:2], *side, generator=g) < 0.5).float()
+        healed = nca(damaged, steps, g)
+    figures["damaged_accuracy"] = float((damaged[0, 0] == checkerboard(task)).float().mean())
+    figures["healed_accuracy"] = float((healed[0, 0] == checkerboard(task)).float().mean())
     figures["large_grid"] = list(large)
     figures["large_steps"] = steps * scale
     return figures
@@ -81,6 +95,9 @@ def run_evaluation(nca: NCA, options: LogicEvaluation, progress: bool = False, j
     task = nca.task or LogicTask()
     figures: dict = {"task": task.task, "gates": gate_count(nca), "active_gates": active_gates(nca)}
     if task.task == "life":
+        if nca.layout.channels != 1:
+            raise ValueError(f"Game of Life has one channel; this logic CA has {nca.layout.channels} (a "
+                             "checkerboard model without its task?)")
         if options.size % WORD:
             raise ValueError(f"--size must be a multiple of {WORD} (the bit-parallel runner's words), got "
                              f"{options.size}")
