@@ -187,11 +187,13 @@ def test_checkerboard_trains_and_evaluates_on_a_larger_grid(tmp_path):
     figures = nf.evaluate(model, scale=2)
     assert figures["large_grid"] == [16, 16] and figures["large_steps"] == 8
     assert 0.0 <= figures["large_accuracy"] <= 1.0 and math.isfinite(figures["hard_loss"])
-    # the untrained rule copies every cell: it keeps the scrambled square as it is
-    copier = nf.build("logic", channels=2, pass_through=30.0)
-    copier.task = LogicTask(task="checkerboard", grid=(8, 8), steps=(4, 5))
-    untrained = nf.evaluate(copier)
-    assert untrained["healed_accuracy"] == untrained["damaged_accuracy"] < 1.0
+    # a rule that clears every cell: its figures are those of an empty grid, however cells fire
+    clearer = nf.build("logic", channels=2, kernels=2, update_layers=(8,))
+    clearer.task = LogicTask(task="checkerboard", grid=(8, 8), steps=(4, 5))
+    with torch.no_grad():
+        clearer.update.circuit.layers[-1].logits[:, FUNCTIONS.index("false")] = 30.0
+    cleared = nf.evaluate(clearer)
+    assert cleared["accuracy"] == cleared["healed_accuracy"] == cleared["async_accuracy"] == 0.5
 
 
 def test_straight_through_gates_compute_hard_and_learn_through_the_relaxation():

@@ -33,6 +33,8 @@ class LogicEvaluation:
     steps: int = field(default=300, metadata={"min": 1, "help": "Life: steps to compare with true Life."})
     scale: int = field(default=4, metadata={"min": 1, "max": 32,
         "help": "Checkerboard: grow on a grid this many times larger, for as many times the steps."})
+    fire_rate: float = field(default=0.6, metadata={"min": 0.01, "max": 1.0,
+        "help": "Checkerboard: fire rate of the asynchronous run (async_accuracy)."})
     circuit: str | None = field(default=None, metadata={"path": "file",
         "help": "Also write the hard circuit here: each gate's function and inputs, as JSON."})
 
@@ -58,11 +60,13 @@ def life_exact_steps(nca: NCA, size: int, steps: int, seed: int, density: float 
     return steps
 
 
-def checkerboard_figures(nca: NCA, task: LogicTask, scale: int, seed: int) -> dict[str, float]:
+def checkerboard_figures(nca: NCA, task: LogicTask, scale: int, seed: int, fire_rate: float = 0.6
+                         ) -> dict[str, float]:
     """Hard loss on the training grid at the last training step, and the accuracy (share of cells) and
     exactness of channel 0 on a grid ``scale`` times larger after ``scale`` times the steps; then
     self-healing: the grown training grid with a centred square of half its side set to random bits,
-    its accuracy after as many steps again."""
+    its accuracy after as many steps again; and asynchronous growth: each cell fires with probability
+    ``fire_rate`` a step, for ``scale`` times the steps."""
     steps = task.steps[1] - 1
     figures = {}
     large = tuple(s * scale for s in task.grid)
@@ -82,8 +86,14 @@ def checkerboard_figures(nca: NCA, task: LogicTask, scale: int, seed: int) -> di
         damaged[..., top:top + side[0], left:left + side[1]] = (torch.rand(
             *grown.shape[:2], *side, generator=g) < 0.5).float()
         healed = nca(damaged, steps, g)
+        synchronous, nca.fire_rate = nca.fire_rate, fire_rate
+        try:
+            unsync = nca(seed_states(nca, task, 1, task.grid), steps * scale, g)
+        finally:
+            nca.fire_rate = synchronous
     figures["damaged_accuracy"] = float((damaged[0, 0] == checkerboard(task)).float().mean())
     figures["healed_accuracy"] = float((healed[0, 0] == checkerboard(task)).float().mean())
+    figures["async_accuracy"] = float(((unsync[0, 0] > 0.5).float() == checkerboard(task)).float().mean())
     figures["large_grid"] = list(large)
     figures["large_steps"] = steps * scale
     return figures
@@ -108,7 +118,7 @@ def run_evaluation(nca: NCA, options: LogicEvaluation, progress: bool = False, j
         figures["life_steps_of"] = options.steps
         figures["life_grid"] = options.size
     else:
-        figures.update(checkerboard_figures(nca, task, options.scale, options.seed))
+        figures.update(checkerboard_figures(nca, task, options.scale, options.seed, options.fire_rate))
     shown = {k: v for k, v in figures.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     files = []
     if options.circuit:
