@@ -54,7 +54,7 @@ def wiring(blocks: int, n_in: int, n_out: int, generator: torch.Generator) -> to
 class GateLayer(nn.Module):
     """A layer of logic gates with fixed wiring ``index`` (2, n_out) into its input rows."""
 
-    def __init__(self, index: torch.Tensor, pass_through: float = 3.0) -> None:
+    def __init__(self, index: torch.Tensor, pass_through: float = 10.0) -> None:
         super().__init__()
         self.register_buffer("index", index.long())
         logits = torch.zeros(index.shape[1], len(FUNCTIONS))
@@ -98,7 +98,7 @@ class GateNetwork(nn.Module):
     (block j of a layer reads only block j of the layer before)."""
 
     def __init__(self, n_in: int, layers: tuple[int, ...], generator: torch.Generator, blocks: int = 1,
-                 pass_through: float = 3.0) -> None:
+                 pass_through: float = 10.0) -> None:
         super().__init__()
         sizes = (n_in, *layers)
         bad = [s for s in sizes if s % blocks]

@@ -33,13 +33,14 @@ class LogicConfig(Config):
         "help": "Perception circuits per channel, each over the channel's 3x3 neighbourhood."})
     kernel_layers: tuple[int, ...] = field(default=(8, 4, 2, 1), metadata={"min": 1, "nonempty": True,
         "help": "Gates per layer of one perception circuit (the last: its output bits)."})
-    update_layers: tuple[int, ...] = field(default=(256, 128, 64, 32, 16, 8, 4, 2), metadata={"min": 1,
+    update_layers: tuple[int, ...] = field(default=(128,) * 8 + (64, 32, 16, 8, 4, 2), metadata={"min": 1,
         "help": "Gates per hidden layer of the update circuit; a last layer of one gate per channel "
                 "follows."})
     fire_rate: float = field(default=1.0, metadata={"min": 0.0, "max": 1.0,
         "help": "Probability that a cell updates in a step (1: synchronous; below: asynchronous)."})
-    pass_through: float = field(default=3.0, metadata={"min": 0.0,
-        "help": "Initial logit of every gate's pass-through function ('a'; the 15 others start at 0)."})
+    pass_through: float = field(default=10.0, metadata={"min": 0.0,
+        "help": "Initial logit of every gate's pass-through function ('a'; the 15 others start at 0). "
+                "Life reached 512/512 with 10, not with 3."})
     wiring_seed: int = field(default=0, metadata={"help": "Seed of the circuits' fixed random wiring."})
     straight_through: bool = field(default=False, metadata={
         "help": "Train through the hard circuit: each gate's arg-max function forward, the relaxation's "
