@@ -67,7 +67,7 @@ BUDGETS: dict[tuple[str, ...], dict[str, object]] = {
     **{("train", name): {**TRAINING, "--batch": 4, "--pool": 8, "--steps": (4, 6), "--damage-count": 1,
                          "--target-size": 12, "--pad": 4} for name in ("isotropic", "steerable")},
     ("eval", "symmetry"): {"--samples": 1, "--steps": 10, "--regrow-steps": 5},
-    ("train", "logic"): {**TRAINING, "--steps": (4, 5)},
+    ("train", "logic"): {**TRAINING, "--steps": (4, 5), "--lr-drop": 1},
     ("eval", "logic"): {"--size": 64, "--steps": 5, "--scale": 1},
     ("train", "arc"): {**TRAINING, "--steps": (4, 6), "--supervised": 2, "--predict-steps": 6},
     ("arc", "solve"): {"--limit": 1, "--iterations": 2, "--workers": 1},

@@ -228,3 +228,13 @@ def test_train_init_starts_from_a_checkpoints_weights_and_refuses_other_shapes(t
     bad = CliRunner().invoke(main, ["train", "logic", "--kernels", "3", "--iterations", "1", *init,
                                     "--out", str(tmp_path / "c")])
     assert bad.exit_code != 0 and "do not fit this model" in bad.output
+
+
+@pytest.mark.zoo
+def test_the_zoo_life_circuit_is_game_of_life():
+    import ncaforge as nf
+    from ncaforge.families.logic.evaluate import hard_accuracy, life_exact_steps
+
+    model = nf.load("logic-life")
+    assert hard_accuracy(model) == 1.0
+    assert life_exact_steps(model, 64, 100, seed=3) == 100
