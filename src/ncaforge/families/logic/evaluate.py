@@ -33,6 +33,10 @@ class LogicEvaluation:
     steps: int = field(default=300, metadata={"min": 1, "help": "Life: steps to compare with true Life."})
     scale: int = field(default=4, metadata={"min": 1, "max": 32,
         "help": "Checkerboard: grow on a grid this many times larger, for as many times the steps."})
+    until: int = field(default=0, metadata={"min": 0,
+        "help": "Checkerboard: run the larger grid on to this step and report large_first_exact (the first "
+                "step it is exact) and large_exact_steps (how many steps it is; 0: only to --scale times "
+                "the steps)."})
     fire_rate: float = field(default=0.6, metadata={"min": 0.01, "max": 1.0,
         "help": "Checkerboard: fire rate of the asynchronous run (async_accuracy)."})
     circuit: str | None = field(default=None, metadata={"path": "file",
@@ -60,13 +64,14 @@ def life_exact_steps(nca: NCA, size: int, steps: int, seed: int, density: float 
     return steps
 
 
-def checkerboard_figures(nca: NCA, task: LogicTask, scale: int, seed: int, fire_rate: float = 0.6
-                         ) -> dict[str, float]:
+def checkerboard_figures(nca: NCA, task: LogicTask, scale: int, seed: int, fire_rate: float = 0.6,
+                         until: int = 0) -> dict[str, float]:
     """Hard loss on the training grid at the last training step, and the accuracy (share of cells) and
     exactness of channel 0 on a grid ``scale`` times larger after ``scale`` times the steps; then
     self-healing: the grown training grid with a centred square of half its side set to random bits,
     its accuracy after as many steps again; and asynchronous growth: each cell fires with probability
-    ``fire_rate`` a step, for ``scale`` times the steps."""
+    ``fire_rate`` a step, for ``scale`` times the steps. With ``until``, the larger grid runs on to that
+    step: the first step it is exact (None: never), and how many of its steps are."""
     steps = task.steps[1] - 1
     figures = {}
     large = tuple(s * scale for s in task.grid)
@@ -74,12 +79,17 @@ def checkerboard_figures(nca: NCA, task: LogicTask, scale: int, seed: int, fire_
     nca.eval()
     with torch.no_grad():
         for name, grid, n in (("", task.grid, steps), ("large_", large, steps * scale)):
-            x = nca(seed_states(nca, task, 1, grid), n, g)
-            target = checkerboard(task, grid)
+            _, states = nca(seed_states(nca, task, 1, grid), max(n, until if name else 0), g, trajectory=True)
+            x, target = states[n], checkerboard(task, grid)
             figures[f"{name}hard_loss"] = float((x[0, 0] - target).pow(2).mean())
             figures[f"{name}accuracy"] = float(((x[0, 0] > 0.5).float() == target).float().mean())
             if not name:
                 grown = x
+        if until:
+            exact = (states[:, 0, 0] == target).flatten(1).all(1).tolist()  # per step, 0 .. until
+            figures["large_first_exact"] = exact.index(True) if True in exact else None
+            figures["large_exact_steps"] = sum(exact)  # a pattern may blink: exact every other step
+            figures["large_until"] = until
         h, w = task.grid
         top, left, side = h // 4, w // 4, (h // 2, w // 2)
         damaged = grown.clone()
@@ -118,7 +128,8 @@ def run_evaluation(nca: NCA, options: LogicEvaluation, progress: bool = False, j
         figures["life_steps_of"] = options.steps
         figures["life_grid"] = options.size
     else:
-        figures.update(checkerboard_figures(nca, task, options.scale, options.seed, options.fire_rate))
+        figures.update(checkerboard_figures(nca, task, options.scale, options.seed, options.fire_rate,
+                                            options.until))
     shown = {k: v for k, v in figures.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     files = []
     if options.circuit:

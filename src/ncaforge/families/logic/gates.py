@@ -84,15 +84,6 @@ class GateLayer(nn.Module):
         return torch.addcmul(torch.addcmul(k[:, 0], k[:, 2], b), a, torch.addcmul(k[:, 1], k[:, 3], b))
 
 
-def gate_entropy(model: nn.Module) -> torch.Tensor:
-    """The summed entropy (nats) of the function distributions of all gates in ``model``: 0 when each
-    gate is certain of one function, so that the relaxed circuit is the hard one. A sum, not a mean: one
-    undecided gate can decide what the circuit computes, however many gates there are."""
-    logits = torch.cat([m.logits for m in model.modules() if isinstance(m, GateLayer)])
-    p = torch.softmax(logits, dim=1)
-    return -(p * torch.log_softmax(logits, dim=1)).sum()
-
-
 class GateNetwork(nn.Module):
     """Layers of gates; layer sizes are totals over ``blocks`` independent circuits that share nothing
     (block j of a layer reads only block j of the layer before)."""

@@ -76,9 +76,7 @@ class LogicPerception(nn.Module):
         return self.channels + self.circuits.n_out
 
     def cell_features(self, neigh: torch.Tensor) -> torch.Tensor:
-        """(N, 9*C) neighbourhoods (see :func:`neighbourhoods`) -> (N, F) features of their centres. States
-        outside [0, 1] (training noise) read as the nearest of them: relaxed gates stay in [0, 1]."""
-        neigh = neigh.clamp(0.0, 1.0)
+        """(N, 9*C) neighbourhoods (see :func:`neighbourhoods`) -> (N, F) features of their centres."""
         centre = neigh[:, NEIGHBOURS // 2 * self.channels:][:, : self.channels]
         return torch.cat([centre, self.circuits(neigh.index_select(1, self.source))], dim=1)
 

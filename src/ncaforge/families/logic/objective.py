@@ -1,9 +1,9 @@
 """The objectives of a logic CA: Life's 512 configurations in one batch, or a grown checkerboard.
 
-Both train the relaxed circuit (training mode) with the mean squared error of its real-valued states,
-plus ``--entropy`` times the gates' summed entropy. A relaxed rollout of many steps can grow its pattern
-through in-between states that the hard circuit never has (small mixtures amplified step after step);
-``--binary`` penalises them; ``--noise`` makes them useless.
+Both train the relaxed circuit (training mode) with the mean squared error of its real-valued states.
+A relaxed rollout of many steps can grow its pattern through in-between states that the hard circuit
+never has (deviations from 0/1 amplified step after step); ``--noise`` on every state makes them
+useless.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import replace
 import torch
 
 from ncaforge.core.nca import NCA
-from ncaforge.families.logic.gates import gate_entropy
 from ncaforge.families.logic.life import configurations
 from ncaforge.families.logic.model import next_states
 from ncaforge.families.logic.task import LogicTask, checkerboard, seed_states
@@ -24,12 +23,11 @@ class LifeObjective(PoolObjective):
     """One step from every 3x3 configuration: the centre cell's new state against Life's (only the centre
     is computed: its neighbourhood is the configuration itself)."""
 
-    def __init__(self, model: NCA, entropy: float = 0.0) -> None:
+    def __init__(self, model: NCA) -> None:
         if model.layout.channels != 1:
             raise ValueError(f"Game of Life has one channel; this logic CA has {model.layout.channels} "
                              "(train it with --channels 1)")
         self.model = self.forward_model = model
-        self.entropy = entropy
         device = next(model.parameters()).device
         x, self.target = configurations()
         self.neighbourhoods, self.target = x.flatten(1).to(device), self.target.to(device)
@@ -37,7 +35,7 @@ class LifeObjective(PoolObjective):
     def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         self.model.train()  # relaxed gates (eval mode, as a loaded model is, would be the hard circuit)
         y = next_states(self.model, self.neighbourhoods)[:, 0]  # every cell updates: Life is synchronous
-        return (y - self.target).pow(2).mean() + self.entropy * gate_entropy(self.model), y
+        return (y - self.target).pow(2).mean(), y
 
 
 class CheckerboardObjective(PoolObjective):
@@ -45,8 +43,7 @@ class CheckerboardObjective(PoolObjective):
 
     def __init__(self, model: NCA, task: LogicTask, batch: int, checkpoint_every: int = 0) -> None:
         self.model = self.forward_model = model
-        self.checkpoint_every, self.entropy, self.binary = checkpoint_every, task.entropy, task.binary
-        self.noise = task.noise
+        self.checkpoint_every, self.noise = checkpoint_every, task.noise
         device = next(model.parameters()).device
         self.steps, self.batch = task.steps, batch
         self.start = seed_states(model, task, batch, task.grid).to(device)
@@ -58,17 +55,15 @@ class CheckerboardObjective(PoolObjective):
         steps = int(torch.randint(lo, hi, (1,), generator=generator))
         self.model.noise = self.noise  # the rollout's noise, drawn from the trainer's generator
         try:
-            x, states = self.forward_model(self.start, steps, generator, trajectory=True,
-                                           checkpoint_every=self.checkpoint_every)
+            x = self.forward_model(self.start, steps, generator, checkpoint_every=self.checkpoint_every)
         finally:
             self.model.noise = 0.0  # the hard circuit that is saved and evaluated runs without it
-        loss = (x[:, 0] - self.target).pow(2).mean() + self.entropy * gate_entropy(self.model)
-        return loss + self.binary * (states * (1 - states)).mean(), x
+        return (x[:, 0] - self.target).pow(2).mean(), x
 
 
 def make_objective(model: NCA, task: LogicTask, group: Processes, grad_checkpoint: int = 0) -> PoolObjective:
     if task.task == "life":
-        objective: PoolObjective = LifeObjective(model, task.entropy)
+        objective: PoolObjective = LifeObjective(model)
         objective.summary = "a logic CA on Game of Life (all 512 configurations, one step)"
     else:
         objective = CheckerboardObjective(model, task, group.shard(task.batch, "--batch"), grad_checkpoint)

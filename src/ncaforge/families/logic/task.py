@@ -26,12 +26,6 @@ class LogicTask(Config):
         "help": "Checkerboard: rollout length drawn uniformly from [LO, HI); the loss is on the last step."})
     batch: int = field(default=1, metadata={"min": 1,
         "help": "Checkerboard: rollouts per iteration (synchronous ones from one seed are all alike)."})
-    entropy: float = field(default=0.0, metadata={"min": 0.0,
-        "help": "Weight of the gates' summed entropy in the loss: pushes each gate to one function, so the "
-                "relaxed circuit that trains becomes the hard circuit that runs."})
-    binary: float = field(default=0.0, metadata={"min": 0.0,
-        "help": "Checkerboard: weight of the mean of x(1 - x) over every state of the rollout in the loss: "
-                "keeps the relaxed rollout on 0/1 states, as the hard circuit's are."})
     noise: float = field(default=0.0, metadata={"min": 0.0,
         "help": "Checkerboard: standard deviation of Gaussian noise added to every state at every training "
                 "step: a relaxed rule that grows its pattern through tiny in-between values fails under "
