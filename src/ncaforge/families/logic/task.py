@@ -29,7 +29,9 @@ class LogicTask(Config):
     noise: float = field(default=0.0, metadata={"min": 0.0,
         "help": "Checkerboard: standard deviation of Gaussian noise added to every state at every training "
                 "step: a relaxed rule that grows its pattern through tiny in-between values fails under "
-                "it, one that snaps its cells to 0/1 (as the hard circuit does) does not."})
+                "it, one that snaps its cells to 0/1 (as the hard circuit does) does not. Noisy states "
+                "can leave [0, 1] and, late in a run, overflow: training then stops with its last good "
+                "checkpoint."})
     density: float = field(default=0.5, metadata={"min": 0.0, "max": 1.0,
         "help": "Life: the share of living cells in a random start (`nca grow`, `nca eval logic`)."})
 
