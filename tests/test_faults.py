@@ -136,6 +136,20 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
 
 
 @pytest.mark.slow
+def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen([*NCA, *TRAIN, "--iterations", "100000", "--checkpoint-every", "2",
+                             "--out", str(run)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    wait_for(lambda: (run / "checkpoint" / "train_state.json").exists())
+    proc.terminate()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "interrupted at iteration" in err and "terminated" in err and "Traceback" not in err
+    assert saved_iteration(run) >= 2 and not (run / LOCK_FILE).exists()
+
+
+@pytest.mark.slow
 def test_five_kills_and_resumes_end_where_an_uninterrupted_run_ends(tmp_path):
     """kill -9 at random moments (mid-iteration, mid-checkpoint-write); each resume continues from the
     last complete checkpoint, and the final weights equal those of a run never killed."""

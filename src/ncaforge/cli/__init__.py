@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 import click
@@ -10,11 +11,21 @@ from ncaforge.cli import arc, attack, data, evaluate, show, texture, tools, trai
 from ncaforge.core.errors import NcaError
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a scheduler's preemption), stopping a command as Ctrl-C does."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 class Main(click.Group):
     """The command group that turns the library's errors (bad input, damaged files, diverged runs) and
-    the system's (a full disk, a read-only folder) into one line and exit code 1; Ctrl-C into 130."""
+    the system's (a full disk, a read-only folder) into one line and exit code 1; Ctrl-C into 130 and
+    SIGTERM into 143, both after what stops on Ctrl-C (a training run: its last checkpoint) is kept."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        signal.signal(signal.SIGTERM, _terminate)
         try:
             return super().invoke(ctx)
         except NcaError as e:
@@ -22,6 +33,9 @@ class Main(click.Group):
         except OSError as e:
             where = f": {e.filename}" if e.filename else ""
             raise click.ClickException(f"{e.strerror or e}{where}") from e
+        except Terminated:
+            click.echo("terminated", err=True)
+            ctx.exit(143)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
