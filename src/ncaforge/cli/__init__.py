@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from typing import Any
 
 import click
@@ -25,7 +26,8 @@ class Main(click.Group):
     SIGTERM into 143, both after what stops on Ctrl-C (a training run: its last checkpoint) is kept."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        signal.signal(signal.SIGTERM, _terminate)
+        main_thread = threading.current_thread() is threading.main_thread()  # only it may take signals
+        previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
         try:
             return super().invoke(ctx)
         except NcaError as e:
@@ -39,6 +41,9 @@ class Main(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        finally:
+            if main_thread:  # a caller's own handler (the command run in-process, e.g. by a test) comes back
+                signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
