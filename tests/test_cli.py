@@ -32,9 +32,11 @@ def test_train_growing_writes_a_loadable_checkpoint_and_resumes(runner, tmp_path
     assert model.provenance["iterations"] == 2 and model.task.grid == (16, 16)
     assert model.provenance["command"].startswith("nca ")
     args[args.index("2")] = "3"
-    result = runner.invoke(main, [*args, "--resume"])
+    result = runner.invoke(main, [*args, "--resume", "--lr", "1e-4"])  # a lower lr, as after a divergence
     assert result.exit_code == 0, result.output
-    assert ckpt.load(tmp_path / "run" / "checkpoint").provenance["iterations"] == 3
+    provenance = ckpt.load(tmp_path / "run" / "checkpoint").provenance
+    assert provenance["iterations"] == 3 and provenance["train_config"]["lr"] == 1e-4
+    assert provenance["resumes"][-1]["changed"] == {"iterations": 3, "lr": 1e-4}
 
 
 def test_train_rejects_bad_input(runner, tmp_path, disc_png):

@@ -23,10 +23,11 @@ from ncaforge.io import checkpoint as ckpt
 from ncaforge.training import distributed
 from ncaforge.training.trainer import STATE_JSON, TrainConfig, Trainer
 
-# Settings a resumed run may change: how long and how often, on what, and the terms added to sharpen a
-# trained rule (attacks: the recovery term; textures: regeneration samples).
+# Settings a resumed run may change: how long and how often, on what, the learning-rate schedule (a lower
+# --lr after a divergence, a later drop), and the terms added to sharpen a trained rule (attacks: the
+# recovery term; textures: regeneration samples). Each change is recorded in the provenance's resumes.
 MAY_CHANGE = frozenset({"iterations", "checkpoint_every", "grad_checkpoint", "threads", "device", "out",
-                        "resume", "recover_weight", "recover_steps", "damage"})
+                        "resume", "lr", "lr_drops", "recover_weight", "recover_steps", "damage"})
 SCHEDULE_KEYS = ("iterations", "lr", "lr_drops", "seed", "checkpoint_every")
 
 
