@@ -12,7 +12,7 @@ from typing import Any
 import click
 from torch import nn
 
-from ncaforge.cli.options import given
+from ncaforge.cli.options import given, is_list_option
 from ncaforge.render.text import blown_up, number
 
 
@@ -52,6 +52,8 @@ def command_line() -> str:
         value, flag = ctx.params[param.name], param.opts[0]
         if param.is_flag:
             words += [flag] if value else []
+        elif is_list_option(param):  # typed back as it was given: INT,INT,...
+            words += [flag, ",".join(map(str, value))]
         elif param.multiple:
             for v in value:
                 words += [flag, *map(str, v if isinstance(v, tuple) else (v,))]

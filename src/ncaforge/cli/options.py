@@ -78,6 +78,12 @@ def _split(ctx: click.Context, param: click.Parameter, value: str | None, kind: 
         raise click.BadParameter(f"expected comma-separated {kind.__name__} values, got {value!r}") from None
 
 
+def is_list_option(param: click.Parameter) -> bool:
+    """Whether ``param`` takes a comma-separated list (given back as a tuple)."""
+    callback = getattr(param, "callback", None)
+    return isinstance(callback, functools.partial) and callback.func is _split
+
+
 def exposed(cls: type) -> list[str]:
     """The names of ``cls``'s fields that are command-line options."""
     return [f.name for f in fields(cls) if f.metadata.get("cli", True)]
