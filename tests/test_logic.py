@@ -143,6 +143,20 @@ def test_checkerboard_noise_is_drawn_in_training_only():
     assert losses[0] == losses[1] != losses[2]
 
 
+def test_states_are_read_as_bits_clipped_to_0_1_with_gradients_passed_straight():
+    from ncaforge.families.logic.gates import as_bits
+
+    x = torch.tensor([-0.5, 0.25, 1.5, 0.0, 1.0], requires_grad=True)
+    y = as_bits(x)
+    y.sum().backward()
+    assert y.tolist() == [0.0, 0.25, 1.0, 0.0, 1.0] and x.grad.tolist() == [1.0] * 5
+    nca = build_logic(LogicConfig(channels=2, kernels=2, update_layers=(8,)))
+    nca.noise = 0.5  # a noisy cell's next state is the circuit's, read from clipped bits, plus one draw
+    x = torch.full((1, 2, 4, 4), 5.0)
+    assert nca(x, 1, torch.Generator().manual_seed(0)).abs().max() < 1 + 0.5 * 6
+    nca = build_logic(LogicConfig(channels=2, kernels=2, update_layers=(8,), clip_bits=False))
+    assert nca(x, 1, torch.Generator().manual_seed(0)).abs().max() > 4  # read as they are
+
 def test_the_circuit_exports_as_json_with_its_counts():
     nca = random_rule(1, 0)
     doc = json.loads(json.dumps(circuit_json(nca)))
@@ -226,6 +240,7 @@ def test_train_init_starts_from_a_checkpoints_weights_and_refuses_other_shapes(t
     a, b = zoo.load(str(tmp_path / "a" / "checkpoint")), zoo.load(str(tmp_path / "b" / "checkpoint"))
     assert all(torch.allclose(p, q, atol=1e-6) for p, q in zip(a.parameters(), b.parameters(), strict=True))
     assert b.config.straight_through and b.provenance["init"] == str(tmp_path / "a" / "checkpoint")
+    assert "--update-layers 8,4,2 " in a.provenance["command"]  # the recorded command runs again as it is
     bad = CliRunner().invoke(main, ["train", "logic", "--kernels", "3", "--iterations", "1", *init,
                                     "--out", str(tmp_path / "c")])
     assert bad.exit_code != 0 and "do not fit this model" in bad.output

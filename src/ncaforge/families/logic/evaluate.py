@@ -38,7 +38,9 @@ class LogicEvaluation:
                 "step it is exact) and large_exact_steps (how many steps it is; 0: only to --scale times "
                 "the steps)."})
     fire_rate: float = field(default=0.6, metadata={"min": 0.01, "max": 1.0,
-        "help": "Checkerboard: fire rate of the asynchronous run (async_accuracy)."})
+        "help": "Checkerboard: fire rate of the asynchronous runs (async_accuracy, async_exact_runs)."})
+    runs: int = field(default=8, metadata={"min": 1,
+        "help": "Checkerboard, asynchronous rules: runs with their own fire masks (means over them)."})
     circuit: str | None = field(default=None, metadata={"path": "file",
         "help": "Also write the hard circuit here: each gate's function and inputs, as JSON."})
 
@@ -65,28 +67,40 @@ def life_exact_steps(nca: NCA, size: int, steps: int, seed: int, density: float 
 
 
 def checkerboard_figures(nca: NCA, task: LogicTask, scale: int, seed: int, fire_rate: float = 0.6,
-                         until: int = 0) -> dict[str, float]:
+                         until: int = 0, runs: int = 8) -> dict[str, float]:
     """Hard loss on the training grid at the last training step, and the accuracy (share of cells) and
     exactness of channel 0 on a grid ``scale`` times larger after ``scale`` times the steps; then
     self-healing: the grown training grid with a centred square of half its side set to random bits,
     its accuracy after as many steps again; and asynchronous growth: each cell fires with probability
     ``fire_rate`` a step, for ``scale`` times the steps. With ``until``, the larger grid runs on to that
-    step: the first step it is exact (None: never), and how many of its steps are."""
+    step: the first step it is exact in every run (None: never), and at how many of its steps it is.
+
+    An asynchronous rule (fire rate below 1) runs ``runs`` times, each with its own fire masks: figures
+    are means over the runs, and ``*exact_runs`` the share of runs exact in every cell."""
     steps = task.steps[1] - 1
-    figures = {}
+    runs = runs if nca.fire_rate < 1 else 1  # a synchronous rule runs the same way every time
+    figures: dict = {"runs": runs}
     large = tuple(s * scale for s in task.grid)
     g = torch.Generator().manual_seed(seed)
     nca.eval()
+
+    def scored(prefix: str, x: torch.Tensor, target: torch.Tensor, loss: bool = True) -> None:
+        if loss:
+            figures[f"{prefix}hard_loss"] = float((x[:, 0] - target).pow(2).mean())
+        right = (x[:, 0] > 0.5).float() == target
+        figures[f"{prefix}accuracy"] = float(right.float().mean())
+        figures[f"{prefix}exact_runs"] = float(right.flatten(1).all(1).float().mean())
+
     with torch.no_grad():
         for name, grid, n in (("", task.grid, steps), ("large_", large, steps * scale)):
-            _, states = nca(seed_states(nca, task, 1, grid), max(n, until if name else 0), g, trajectory=True)
-            x, target = states[n], checkerboard(task, grid)
-            figures[f"{name}hard_loss"] = float((x[0, 0] - target).pow(2).mean())
-            figures[f"{name}accuracy"] = float(((x[0, 0] > 0.5).float() == target).float().mean())
+            _, states = nca(seed_states(nca, task, runs, grid), max(n, until if name else 0), g,
+                            trajectory=True)
+            target = checkerboard(task, grid)
+            scored(name, states[n], target)
             if not name:
-                grown = x
+                grown = states[n]
         if until:
-            exact = (states[:, 0, 0] == target).flatten(1).all(1).tolist()  # per step, 0 .. until
+            exact = (states[:, :, 0] == target).flatten(2).all(2).all(1).tolist()  # per step, every run
             figures["large_first_exact"] = exact.index(True) if True in exact else None
             figures["large_exact_steps"] = sum(exact)  # a pattern may blink: exact every other step
             figures["large_until"] = until
@@ -98,12 +112,14 @@ def checkerboard_figures(nca: NCA, task: LogicTask, scale: int, seed: int, fire_
         healed = nca(damaged, steps, g)
         synchronous, nca.fire_rate = nca.fire_rate, fire_rate
         try:
-            unsync = nca(seed_states(nca, task, 1, task.grid), steps * scale, g)
+            unsync = nca(seed_states(nca, task, max(runs, 8 if fire_rate < 1 else 1), task.grid),
+                         steps * scale, g)
         finally:
             nca.fire_rate = synchronous
-    figures["damaged_accuracy"] = float((damaged[0, 0] == checkerboard(task)).float().mean())
-    figures["healed_accuracy"] = float((healed[0, 0] == checkerboard(task)).float().mean())
-    figures["async_accuracy"] = float(((unsync[0, 0] > 0.5).float() == checkerboard(task)).float().mean())
+    target = checkerboard(task)
+    figures["damaged_accuracy"] = float((damaged[:, 0] == target).float().mean())
+    scored("healed_", healed, target, loss=False)
+    scored("async_", unsync, target, loss=False)
     figures["large_grid"] = list(large)
     figures["large_steps"] = steps * scale
     return figures
@@ -129,7 +145,7 @@ def run_evaluation(nca: NCA, options: LogicEvaluation, progress: bool = False, j
         figures["life_grid"] = options.size
     else:
         figures.update(checkerboard_figures(nca, task, options.scale, options.seed, options.fire_rate,
-                                            options.until))
+                                            options.until, options.runs))
     shown = {k: v for k, v in figures.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     files = []
     if options.circuit:

@@ -84,6 +84,12 @@ class GateLayer(nn.Module):
         return torch.addcmul(torch.addcmul(k[:, 0], k[:, 2], b), a, torch.addcmul(k[:, 1], k[:, 3], b))
 
 
+def as_bits(x: torch.Tensor) -> torch.Tensor:
+    """Values read as relaxed bits: clipped to [0, 1] forward, gradients passed straight through; values
+    already in [0, 1] pass unchanged."""
+    return x + (x.clamp(0.0, 1.0) - x).detach()
+
+
 class GateNetwork(nn.Module):
     """Layers of gates; layer sizes are totals over ``blocks`` independent circuits that share nothing
     (block j of a layer reads only block j of the layer before)."""
@@ -96,6 +102,7 @@ class GateNetwork(nn.Module):
         if bad:
             raise ValueError(f"layer sizes {sizes} must be multiples of the {blocks} blocks")
         self.n_in, self.blocks = n_in, blocks
+        self.clip_bits = True  # read inputs with as_bits (a logic CA's config may turn it off)
         self.layers = nn.ModuleList(
             GateLayer(wiring(blocks, i // blocks, o // blocks, generator), pass_through)
             for i, o in itertools.pairwise(sizes))
@@ -105,6 +112,8 @@ class GateNetwork(nn.Module):
         return self.layers[-1].gates
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.clip_bits:
+            x = as_bits(x)
         for layer in self.layers:
             x = layer(x)
         return x

@@ -42,6 +42,10 @@ class LogicConfig(Config):
         "help": "Initial logit of every gate's pass-through function ('a'; the 15 others start at 0). "
                 "Life reached 512/512 with 10, not with 3."})
     wiring_seed: int = field(default=0, metadata={"help": "Seed of the circuits' fixed random wiring."})
+    clip_bits: bool = field(default=True, metadata={
+        "help": "Circuits read states clipped to [0, 1], gradients passed straight through: training "
+                "noise (--noise) pushes states out of [0, 1], and the gates' polynomials amplify what lies "
+                "outside, step after step, until they overflow."})
     straight_through: bool = field(default=False, metadata={
         "help": "Train through the hard circuit: each gate's arg-max function forward, the relaxation's "
                 "gradients backward (closes the gap between the two over long rollouts)."})
@@ -102,7 +106,7 @@ class LogicUpdate(nn.Module):
         b, f, h, w = features.shape
         rows = features.permute(0, 2, 3, 1).reshape(b * h * w, f)
         new = self.circuit(rows).view(b, h, w, self.channels).permute(0, 3, 1, 2)
-        return new - features[:, : self.channels]
+        return new - features[:, : self.channels]  # a cell that fires takes the circuit's state
 
 
 def build_logic(config: LogicConfig | None = None) -> NCA:
@@ -117,6 +121,8 @@ def build_logic(config: LogicConfig | None = None) -> NCA:
     for layer in nca.modules():
         if isinstance(layer, GateLayer):
             layer.straight_through = c.straight_through
+        if isinstance(layer, GateNetwork):
+            layer.clip_bits = c.clip_bits
     nca.config = c
     return nca
 
