@@ -68,13 +68,15 @@ BUDGETS: dict[tuple[str, ...], dict[str, object]] = {
                          "--target-size": 12, "--pad": 4} for name in ("isotropic", "steerable")},
     ("eval", "symmetry"): {"--samples": 1, "--steps": 10, "--regrow-steps": 5},
     ("train", "logic"): {**TRAINING, "--steps": (4, 5), "--lr-drop": 1},
-    ("eval", "logic"): {"--size": 64, "--steps": 5, "--scale": 1},
+    ("eval", "logic"): {"--size": 64, "--steps": 5, "--scale": 1, "--runs": 2},
     ("train", "arc"): {**TRAINING, "--steps": (4, 6), "--supervised": 2, "--predict-steps": 6},
     ("arc", "solve"): {"--limit": 1, "--iterations": 2, "--workers": 1},
     ("train", "conditional"): {**TRAINING, "--batch": 4, "--pool": 8, "--steps": (4, 6), "--fresh": 1,
                                "--damage-count": 1},
     ("eval", "conditional"): {"--samples": 2, "--steps": 10, "--repair-steps": 5},
     ("train", "judge"): {**TRAINING, "--batch": 8},
+    ("robustness",): {"--samples": 1, "--budget": 1, "--attack-steps": 2, "--recovery-steps": 2,
+                      "--directions": 1, "--rollout": (2, 3)},
 }
 # Commands whose budget depends on the host: a classifier host (--target class:N) or a growing one.
 BY_HOST = {

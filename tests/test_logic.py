@@ -263,3 +263,13 @@ def test_the_zoo_checkerboard_grows_exactly():
     figures = nf.evaluate(nf.load("logic-checkerboard"), scale=2)
     assert figures["hard_loss"] == 0.0 and figures["accuracy"] == 1.0
     assert figures["healed_accuracy"] == 1.0
+
+
+@pytest.mark.zoo
+def test_the_zoo_asynchronous_checkerboard_grows_and_heals_whatever_order_its_cells_fire_in():
+    import ncaforge as nf
+
+    figures = nf.evaluate(nf.load("logic-async-checkerboard"), scale=1, runs=16, seed=3)
+    assert figures["runs"] == 16 and figures["exact_runs"] >= 14 / 16
+    assert figures["healed_exact_runs"] >= 14 / 16
+    assert nf.evaluate(nf.load("logic-checkerboard"), scale=1, fire_rate=0.6)["async_exact_runs"] == 0.0
