@@ -92,6 +92,26 @@ class Attacks:
 
 
 @dataclass(frozen=True)
+class Scoring:
+    """How a family's output is scored, so that the same code attacks and defends any of its models
+    (`nca robustness`, hardening).
+
+    - ``name``: what the error is, for tables (e.g. "RGBA MSE");
+    - ``ready(model, batch, generator)`` -> (states, reference): where attacks start (a grown pattern,
+      digits that have classified themselves) and what each sample should show (batch first);
+    - ``error(model, x, reference)`` -> (B,): the family's own error of each sample, in [0, 1], lower is
+      better (the suite scores a sample whose states blew up 1);
+    - ``surrogate``: a differentiable stand-in for ``error`` that trained attacks maximise (None: the
+      error itself is differentiable).
+    """
+
+    name: str
+    ready: Callable[..., Any]
+    error: Callable[..., Any]
+    surrogate: Callable[..., Any] | None = None
+
+
+@dataclass(frozen=True)
 class Family:
     """Everything the toolkit needs to know about one kind of model.
 
@@ -109,6 +129,8 @@ class Family:
       ``picture(model, x)`` may replace it in Python;
     - ``evaluation``: the ``nca eval`` command; ``web``: whether the playground can run it;
     - ``attack``: how the family is attacked (an object with the attack hooks), or None;
+    - ``score``: how its output is scored (a :class:`Scoring`), which makes its models subjects of the
+      attack suite; None: they are not;
     - ``default_model``: the zoo model commands use when ``--model`` is left out.
     """
 
@@ -127,6 +149,7 @@ class Family:
     evaluation: Evaluation | None = None
     web: bool = False
     attack: Attacks | None = None
+    score: Scoring | None = None
     default_model: str | None = None
 
     @property

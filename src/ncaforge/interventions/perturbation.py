@@ -10,6 +10,7 @@ is ``I + D_P + D_Q``, and ``0 * P`` is the identity (no perturbation).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -17,6 +18,14 @@ import torch
 from torch import nn
 
 from ncaforge.core.config import Config
+
+ORIGINAL_CLIP = 3.0  # the original article's clip of perturbed states
+
+
+def default_clip(reach: float) -> float:
+    """The clip of perturbed states: the original's 3, or 1.25x the host's own grown range ``reach`` when
+    that is larger (a clip inside the host's range changes the host even under the identity)."""
+    return float(max(ORIGINAL_CLIP, math.ceil(1.25 * reach)))
 
 
 @dataclass

@@ -8,6 +8,7 @@ from ncaforge.families.classifier.attack import ATTACKS
 from ncaforge.families.classifier.evaluate import ClassifierEvaluation, long_run_start, run_evaluation
 from ncaforge.families.classifier.model import ClassifierConfig, build_classifier
 from ncaforge.families.classifier.objective import make_objective
+from ncaforge.families.classifier.score import SCORING
 from ncaforge.families.classifier.task import ClassifierTask
 
 FAMILY = Family(
@@ -26,4 +27,5 @@ FAMILY = Family(
                           "after a mutation."),
     web=True,
     attack=ATTACKS,
+    score=SCORING,
 )

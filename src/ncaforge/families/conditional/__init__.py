@@ -8,6 +8,7 @@ from ncaforge.core.view import RGBAView
 from ncaforge.families.conditional.evaluate import ConditionalEvaluation, run_evaluation
 from ncaforge.families.conditional.model import ConditionalConfig, build_conditional, seed_states
 from ncaforge.families.conditional.objective import make_objective
+from ncaforge.families.conditional.score import SCORING
 from ncaforge.families.conditional.task import ConditionalTask
 
 FAMILY = Family(
@@ -23,4 +24,5 @@ FAMILY = Family(
     evaluation=Evaluation(ConditionalEvaluation, run_evaluation,
                           "A judge CNN reads digits grown for each class, then after half their cells "
                           "are dropped (judged_accuracy, judged_accuracy_repair)."),
+    score=SCORING,
 )

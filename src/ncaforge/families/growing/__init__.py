@@ -8,6 +8,7 @@ from ncaforge.families.growing.attack import ATTACKS
 from ncaforge.families.growing.evaluate import GrowingEvaluation, run_evaluation
 from ncaforge.families.growing.model import GrowingConfig, build_growing
 from ncaforge.families.growing.objective import make_objective
+from ncaforge.families.growing.score import SCORING
 from ncaforge.families.growing.task import GrowingTask
 
 FAMILY = Family(
@@ -25,5 +26,6 @@ FAMILY = Family(
                           "after a cut."),
     web=True,
     attack=ATTACKS,
+    score=SCORING,
     default_model="lizard",
 )

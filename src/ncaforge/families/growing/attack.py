@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import Any
 
@@ -16,10 +15,8 @@ from ncaforge.families.growing.objective import GrowingObjective, Recovery
 from ncaforge.families.perturbation.task import AttackTask
 from ncaforge.interventions.injection import adversary_mask
 from ncaforge.interventions.intervened import attack_rule
-from ncaforge.interventions.perturbation import Perturbation
+from ncaforge.interventions.perturbation import Perturbation, default_clip
 from ncaforge.objectives.base import Processes
-
-ORIGINAL_CLIP = 3.0  # the original article's clip of perturbed states
 
 
 def variant_target(host: NCA, spec: str) -> torch.Tensor:
@@ -47,12 +44,6 @@ def grown_start(host: NCA, steps: int, seed: int, batch: int = 1) -> torch.Tenso
     h, w = recorded(host, "grid", "a host trained by ncaforge")
     with torch.no_grad():
         return host.rollout(host.seed(batch, h, w), steps, torch.Generator().manual_seed(seed))
-
-
-def default_clip(reach: float) -> float:
-    """The clip of perturbed states: the original's 3, or 1.25x the host's own grown range when that is
-    larger (a clip inside the host's range changes the host even under the identity)."""
-    return float(max(ORIGINAL_CLIP, math.ceil(1.25 * reach)))
 
 
 def make_objective(host: NCA, task: AttackTask, group: Processes, grad_checkpoint: int = 0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ncaforge.core.family import Family, Schedule
 from ncaforge.core.view import RGBAView
+from ncaforge.families.growing.score import SCORING
 from ncaforge.families.isotropic.model import IsotropicConfig, build_isotropic
 from ncaforge.families.isotropic.objective import make_objective
 from ncaforge.families.isotropic.task import SymmetryTask, seed_states
@@ -19,5 +20,6 @@ FAMILY = Family(
     schedule=Schedule(iterations=4000, lr=1e-3, lr_drops=(2000,)),
     seed=seed_states,
     web=True,
+    score=SCORING,
     view=lambda model: RGBAView(tuple(model.layout.rgb), model.layout.alpha),
 )

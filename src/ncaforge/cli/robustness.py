@@ -1,0 +1,76 @@
+"""`nca robustness`: the attack suite on one model, several, or every scored model of the zoo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ncaforge.analysis.robustness import SuiteOptions
+from ncaforge.cli.common import echo_figures, fail, load_model
+from ncaforge.cli.options import options_of, pick
+
+
+def scored_zoo_models() -> list[str]:
+    """The zoo's hosts whose family has an error measure (the attack suite's subjects): not the
+    adversaries trained against them."""
+    from ncaforge import zoo
+    from ncaforge.analysis.robustness import is_attack
+    from ncaforge.core import family as registry
+
+    scored = {f.name for f in registry.with_capability("score")}
+    return [e["name"] for e in zoo.index() if e["family"] in scored and not is_attack(zoo.load(e["name"]))]
+
+
+@click.command("robustness", params=[
+    click.Option(["--model", "models"], multiple=True, metavar="NAME|DIR",
+                 help="Zoo name or checkpoint directory (repeatable)."),
+    click.Option(["--zoo", "whole_zoo"], is_flag=True,
+                 help="Every zoo host whose family has an error measure (a leaderboard)."),
+    *options_of(SuiteOptions),
+    click.Option(["--threads", "threads"], type=click.IntRange(0), default=0,
+                 help="CPU threads (0: PyTorch's default)."),
+    click.Option(["--json", "json_path"], type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="Write the figures here (one model: its figures; several: under \"models\")."),
+    click.Option(["--table", "table_path"], type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="Write the leaderboard (recovered fraction per attack) here as a markdown table.")])
+def robustness(models: tuple[str, ...], whole_zoo: bool, threads: int, json_path: Path | None,
+               table_path: Path | None, **values: Any) -> None:
+    """The attack suite: a disc cut, 10% and 30% cell death, state noise (sigma 0.1, 0.3), 10%
+    adversarial cells trained briefly against the host, and the strongest of --directions global
+    perturbations trained as briefly. For each: the damage at the end of the attack and, --recovery-steps
+    later, the error and the fraction of samples back within 2x of the unattacked host (the family's own
+    error measure)."""
+    import torch
+
+    from ncaforge.analysis.robustness import run_suite, table
+    from ncaforge.core.atomic import write_json, write_text
+
+    if threads:
+        torch.set_num_threads(threads)
+    names = list(models) + (scored_zoo_models() if whole_zoo else [])
+    if not names:
+        fail("give --model NAME|DIR (repeatable) or --zoo")
+    options = pick(SuiteOptions, values)
+    results: dict[str, dict] = {}
+    for name in names:
+        click.echo(f"attack suite on {name}")
+        try:
+            results[name] = run_suite(load_model(name), options, progress=True)
+        except ValueError as e:
+            fail(f"{name}: {e}")
+        rows = results[name]["attacks"]
+        echo_figures({f"{a} recovered": r["recovered_fraction"] for a, r in rows.items()}
+                     | {"mean recovered": results[name]["recovered_fraction_mean"]})
+    board = table(results)
+    click.echo(board)
+    if json_path:
+        only = len(results) == 1 and not whole_zoo
+        figures = ({**results[names[0]], "model": names[0]} if only
+                   else {"models": results, "table": board})
+        write_json(json_path, {**figures, "options": vars(options)})
+        click.echo(f"wrote {json_path}")
+    if table_path:
+        write_text(table_path, board + "\n")
+        click.echo(f"wrote {table_path}")

@@ -1,0 +1,132 @@
+"""The attack suite: instant attacks hit only the host's cells and writable channels, trained attacks
+raise the host's error, recovery is judged against the unattacked host, and `nca robustness` writes it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ncaforge import zoo
+from ncaforge.analysis.robustness import (
+    ATTACKS,
+    SuiteOptions,
+    SuiteRun,
+    figures,
+    host_cells,
+    one_shot,
+    run_suite,
+    scoring_of,
+)
+from ncaforge.cli import main
+from ncaforge.core.family import FamilyError
+from ncaforge.families.classifier.model import ClassifierConfig, build_classifier, digit_state
+from ncaforge.interventions.intervened import Intervened, attack_rule
+from ncaforge.io import checkpoint as ckpt
+
+TINY = SuiteOptions(samples=2, attack_steps=3, recovery_steps=3, budget=1, directions=1, rollout=(2, 3))
+
+
+@pytest.fixture
+def digits() -> tuple[torch.nn.Module, torch.Tensor]:
+    """An untrained classifier and two states of blocky digits (their grey pixels are read-only)."""
+    nca = build_classifier(ClassifierConfig(hidden=16))
+    images = torch.zeros(2, 28, 28)
+    images[:, 8:20, 10:18] = 0.8
+    x = digit_state(nca, images)
+    x[:, nca.layout.mutable] = torch.randn(2, len(nca.layout.mutable), 28, 28) * 0.1
+    return nca, x
+
+
+@pytest.mark.parametrize("name", ["disc", "death_10", "death_30", "noise_0.1", "noise_0.3"])
+def test_instant_attacks_touch_only_the_hosts_cells_and_writable_channels(digits, name):
+    nca, x = digits
+    y = one_shot(name, nca, x, torch.Generator().manual_seed(0))
+    changed = (y != x).any(dim=1, keepdim=True)
+    assert changed.any()
+    assert not (changed & ~host_cells(nca, x)).any()  # no cell outside the digit
+    assert torch.equal(y[:, list(nca.layout.readonly)], x[:, list(nca.layout.readonly)])  # the image stays
+
+
+def test_cell_death_clears_about_its_share_of_the_cells(digits):
+    nca, x = digits
+    y = one_shot("death_30", nca, x, torch.Generator().manual_seed(0))
+    cleared = (y[:, nca.layout.mutable] == 0).all(dim=1)
+    share = float(cleared.sum()) / float(host_cells(nca, x).sum())
+    assert 0.22 < share < 0.38
+
+
+def test_the_disc_is_one_round_hole(small_model):
+    host = ckpt.load(small_model)
+    x = torch.zeros(1, 16, 32, 32)
+    x[:, 3:] = 1.0  # every cell alive
+    hole = (one_shot("disc", host, x, torch.Generator().manual_seed(1)) == 0).all(dim=1)[0]
+    rows = torch.arange(32)[:, None]
+    cols = torch.arange(32)[None, :]
+    discs = [(rows - cy) ** 2 + (cols - cx) ** 2 <= (32 / 8) ** 2 for cy in range(32) for cx in range(32)]
+    assert any(torch.equal(hole, disc) for disc in discs)  # exactly the cells of one disc of radius 4
+    assert hole.any()
+
+
+def test_recovery_is_judged_against_twice_the_unattacked_hosts_error():
+    row = figures(torch.tensor([1.0, 1.0, 1.0]), torch.tensor([0.1, 0.25, 0.2]),
+                  torch.tensor([0.1, 0.1, 0.1]))
+    assert row["recovered_fraction"] == pytest.approx(2 / 3)  # 0.1 and 0.2 are back; 0.25 > 0.2 is not
+    assert row["host_error"] == pytest.approx(0.1) and row["damage"] == pytest.approx(1.0)
+
+
+def test_a_trained_adversary_raises_the_hosts_error():
+    host = zoo.load("lizard")  # a host whose pattern lives: an untrained one dies, leaving nothing to attack
+    run = SuiteRun(host, SuiteOptions(samples=2, budget=4, rollout=(6, 7), lr=0.01))
+    untrained = attack_rule(host, "adversary")
+    before = run.error(run.sustained(untrained, 1)[0]).mean()
+    trained = run.train(attack_rule(host, "adversary"), 2)
+    after = run.error(run.sustained(Intervened(host, adversary=trained), 1)[0]).mean()
+    assert after > before
+
+
+def test_states_that_blow_up_score_the_worst_error():
+    run = SuiteRun(zoo.load("lizard"), TINY)
+    x = run.x.clone()
+    x[0, 5, 0, 0] = float("nan")
+    e = run.error(x)
+    assert e[0] == 1.0 and e[1] < 0.01
+
+
+def test_the_suite_reports_every_attack():
+    out = run_suite(zoo.load("lizard"), TINY)
+    assert set(out["attacks"]) == set(ATTACKS)
+    for row in out["attacks"].values():
+        assert 0.0 <= row["recovered_fraction"] <= 1.0 and row["damage"] >= 0.0
+    assert out["family"] == "growing" and out["error"].startswith("RGBA MSE")
+
+
+def test_an_attack_is_not_a_host():
+    with pytest.raises(FamilyError, match="not a host"):
+        scoring_of(zoo.load("adversary-eight"))
+
+
+def test_a_family_without_an_error_measure_is_refused():
+    from ncaforge.families.logic.model import build_logic
+
+    with pytest.raises(FamilyError, match=r"declares no error measure.*growing"):
+        scoring_of(build_logic())
+
+
+def test_nca_robustness_writes_figures_and_a_leaderboard(small_model, tmp_path):
+    from click.testing import CliRunner
+
+    out, board = tmp_path / "r.json", tmp_path / "board.md"
+    result = CliRunner().invoke(main, [
+        "robustness", "--model", small_model, "--samples", "2", "--budget", "1", "--attack-steps", "2",
+        "--recovery-steps", "2", "--directions", "1", "--rollout", "2", "3", "--seed", "3",
+        "--json", str(out), "--table", str(board)])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())
+    assert figures["model"] == small_model and figures["options"]["seed"] == 3
+    assert set(figures["attacks"]) == set(ATTACKS)
+    lines = board.read_text().splitlines()
+    assert "disc" in lines[0] and small_model in lines[2]
+    result = CliRunner().invoke(main, ["robustness"])
+    assert result.exit_code != 0 and "--model" in result.output
