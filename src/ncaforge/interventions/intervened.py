@@ -22,8 +22,9 @@ from ncaforge.interventions.perturbation import Perturbation
 class Intervened(nn.Module):
     """``host`` with an optional ``perturbation`` and an optional ``adversary`` rule (same layout)."""
 
-    def __init__(self, host: NCA, perturbation: Perturbation | None = None, adversary: NCA | None = None
-                 ) -> None:
+    def __init__(self, host: NCA, perturbation: Perturbation | None = None, adversary: NCA | None = None,
+                 freeze: bool = True) -> None:
+        """``freeze`` False leaves the host trainable (hardening: the host learns under attack)."""
         super().__init__()
         if perturbation is not None and perturbation.channels != host.layout.channels:
             raise ValueError(f"the perturbation acts on {perturbation.channels} channels, the host has "
@@ -32,7 +33,8 @@ class Intervened(nn.Module):
             raise ValueError(f"the adversary's channel layout {adversary.layout} differs from the "
                              f"host's {host.layout}")
         self.host, self.perturbation, self.adversary = host, perturbation, adversary
-        host.requires_grad_(False)
+        if freeze:
+            host.requires_grad_(False)
         self.layout = host.layout
 
     def draw(self, grid: tuple[int, int, int], device: torch.device,

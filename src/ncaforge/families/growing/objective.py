@@ -21,6 +21,7 @@ import torch
 
 from ncaforge.core import budget
 from ncaforge.core.nca import NCA
+from ncaforge.families.growing.harden import Hardening
 from ncaforge.families.growing.task import MODES, GrowingTask
 from ncaforge.interventions.damage import random_disc_damage
 from ncaforge.interventions.injection import adversary_mask
@@ -50,13 +51,15 @@ class GrowingObjective(PoolObjective):
                  pool_size: int = 1024, batch_size: int = 8, steps: tuple[int, int] = (64, 96),
                  damage_count: int = 3, checkpoint_every: int = 0, attack: Intervened | None = None,
                  starts: torch.Tensor | None = None, fraction: float = 0.0,
-                 region: torch.Tensor | None = None, recovery: Recovery | None = None) -> None:
+                 region: torch.Tensor | None = None, recovery: Recovery | None = None,
+                 hardening: Hardening | None = None) -> None:
         """``model`` is the NCA that grows (the host of an ``attack``, which then trains instead).
 
         ``starts`` (K, C, H, W) fill the pool in turn and replace the K worst samples of
         each batch (default: the seed). With an adversary, each sample carries a mask of
         adversarial cells drawn with probability ``fraction`` within ``region``. ``recovery``
-        (attacks only) also scores the host's regrowth once the attack is lifted.
+        (attacks only) also scores the host's regrowth once the attack is lifted. ``hardening``
+        attacks some samples of each batch, just before the damaged ones (pool modes).
         """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -86,10 +89,15 @@ class GrowingObjective(PoolObjective):
         if self.starts.shape[1:] != (model.layout.channels, self.height, self.width):
             raise ValueError(f"start states must be (K, {model.layout.channels}, {self.height}, "
                              f"{self.width}), got {tuple(self.starts.shape)}")
-        if mode != "growing" and len(self.starts) > batch_size - damage_count:
+        hardened = hardening.count if hardening is not None else 0
+        if hardening is not None and (mode == "growing" or attack is not None):
+            raise ValueError("--harden trains a host in a pool mode (persistent or regenerating)")
+        if mode != "growing" and len(self.starts) > batch_size - damage_count - hardened:
             raise ValueError(f"a batch of {batch_size} (--batch) has no room for its {len(self.starts)} "
-                             f"fresh start states and {damage_count} damaged samples (--damage-count): it "
-                             f"needs more than {len(self.starts) + damage_count}")
+                             f"fresh start states, {damage_count} damaged samples (--damage-count) and "
+                             f"{hardened} attacked ones (--harden-count): it needs more than "
+                             f"{len(self.starts) + damage_count + hardened}")
+        self.hardening = hardening
         self.adversaries = attack is not None and attack.adversary is not None
         self.fraction, self.region, self.device = fraction, region, device
         if mode != "growing":
@@ -133,7 +141,12 @@ class GrowingObjective(PoolObjective):
                 masks[:len(self.starts)] = self.draw_masks(len(self.starts), generator)
                 self.pool.put(idx, masks=masks)
             options["mask"] = masks
-        x = self.forward_model(x, steps, generator, **options)
+        if self.hardening is not None and idx is not None:
+            end = self.batch_size - self.damage_count  # the attacked samples come just before the damaged
+            attacked = slice(end - self.hardening.count, end)
+            x = self.hardening.rollout(x, attacked, steps, generator, self.checkpoint_every)
+        else:
+            x = self.forward_model(x, steps, generator, **options)
         loss = self.per_sample_loss(x).mean()
         if self.recovery is not None:
             lo, hi = self.recovery.steps
@@ -146,6 +159,16 @@ class GrowingObjective(PoolObjective):
         return loss, x
 
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        state = super().state_dict()
+        return state if self.hardening is None else {**state, **self.hardening.state_dict()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        super().load_state_dict({k: v for k, v in state.items() if not k.startswith("hardening.")})
+        if self.hardening is not None:
+            self.hardening.load_state_dict(state)
+
+
 def local_shares(task: GrowingTask, group: Processes) -> dict[str, int]:
     """This process's pool, batch and damaged samples of the task's global ones (keyword arguments of
     :class:`GrowingObjective`)."""
@@ -155,12 +178,25 @@ def local_shares(task: GrowingTask, group: Processes) -> dict[str, int]:
     return {"pool_size": local_pool, "batch_size": local_batch, "damage_count": local_damage}
 
 
+def hardening_of(model: NCA, task: GrowingTask, target: torch.Tensor, group: Processes) -> Hardening | None:
+    """The task's ``--harden`` attacks on ``model`` (None without them)."""
+    if not task.harden:
+        return None
+    if group.world > 1:
+        raise ValueError("--harden runs in one process (its attacked rollouts bypass DDP)")
+    return Hardening(model, target.to(group.device), task.harden, task.harden_count, tuple(task.harden_steps))
+
+
 def make_objective(model: NCA, task: GrowingTask, group: Processes, grad_checkpoint: int = 0
                    ) -> GrowingObjective:
     """The objective of ``task`` for this process's share of the batch and pool."""
     target = task.image()
     objective = GrowingObjective(model, target, task.mode, steps=tuple(task.steps),
-                                 checkpoint_every=grad_checkpoint, **local_shares(task, group))
+                                 checkpoint_every=grad_checkpoint,
+                                 hardening=hardening_of(model, task, target, group),
+                                 **local_shares(task, group))
     objective.task = replace(task, grid=tuple(target.shape[1:]))
-    objective.summary = f"a {task.mode} NCA on {task.target} ({target.shape[1]}x{target.shape[2]} grid)"
+    hardened = f", hardened against {'/'.join(task.harden)}" if task.harden else ""
+    objective.summary = (f"a {task.mode} NCA on {task.target} ({target.shape[1]}x{target.shape[2]} grid)"
+                         f"{hardened}")
     return objective

@@ -11,6 +11,7 @@ from ncaforge.core.config import Config
 from ncaforge.data.targets import load_target
 
 MODES = ("growing", "persistent", "regenerating")
+HARDENING = ("inject", "perturb", "noise")
 
 
 @dataclass
@@ -32,6 +33,15 @@ class GrowingTask(Config):
         "help": "Rollout length drawn uniformly from [LO, HI)."})
     damage_count: int = field(default=3, metadata={"min": 0,
         "help": "Samples damaged per batch in regenerating mode."})
+    harden: tuple[str, ...] = field(default=(), metadata={
+        "help": "Attacks in the training loop (comma list of inject, perturb, noise), so that the rule "
+                "returns to its pattern after them: inject: 10% of a sample's cells follow an adversary "
+                "trained alongside to undo the pattern; perturb: a random global perturbation; noise: "
+                "Gaussian noise on the living cells. Pool modes; one kind per batch."})
+    harden_count: int = field(default=2, metadata={"min": 1,
+        "help": "Samples of each batch attacked when --harden is given."})
+    harden_steps: tuple[int, int] = field(default=(16, 32), metadata={"min": 1, "interval": True,
+        "help": "Steps an adversary or a perturbation acts at the start of the rollout, from [LO, HI)."})
     grid: tuple[int, int] | None = field(default=None, metadata={"min": 1,
         "cli": False, "help": "The grid H W the target makes (filled in when training starts)."})
 

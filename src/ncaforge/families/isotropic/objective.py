@@ -7,7 +7,7 @@ from dataclasses import replace
 import torch
 
 from ncaforge.core.nca import NCA
-from ncaforge.families.growing.objective import GrowingObjective, local_shares
+from ncaforge.families.growing.objective import GrowingObjective, hardening_of, local_shares
 from ncaforge.families.isotropic.task import SymmetryTask, aux_targets, seed_states
 from ncaforge.objectives.base import Processes
 from ncaforge.objectives.invariant import invariant_l2
@@ -63,6 +63,7 @@ def make_objective(model: NCA, task: SymmetryTask, group: Processes, grad_checkp
                                   checkpoint_every=grad_checkpoint, starts=seed_states(model, task, 1, grid),
                                   invariant=task.loss == "invariant", mirror=not steerable,
                                   overflow=task.overflow, aux=aux_targets(target[3], task.aux), dx=task.dx,
+                                  hardening=hardening_of(model, task, target, group),
                                   **local_shares(task, group))
     objective.task = replace(task, grid=grid)
     objective.summary = (f"a {model.perception.mode} NCA on {task.target} ({grid[0]}x{grid[1]} grid, "
