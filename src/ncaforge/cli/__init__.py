@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ncaforge.cli import arc, attack, data, evaluate, robustness, show, texture, tools, train, web
+from ncaforge.cli import analyse, arc, attack, data, evaluate, robustness, show, texture, tools, train, web
 from ncaforge.core.errors import NcaError
 
 
@@ -58,6 +58,6 @@ def main() -> None:
 
 for command in (train.train, show.grow, show.classify, evaluate.eval_, attack.attack, attack.perturb,
                 robustness.robustness, tools.import_, data.data, texture.texture, arc.arc, web.export,
-                web.play, tools.zoo, tools.bench, tools.demo):
+                web.play, analyse.analyse, tools.zoo, tools.bench, tools.demo):
     main.add_command(command)
 evaluate.eval_.add_command(attack.eval_attack)

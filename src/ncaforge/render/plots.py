@@ -167,3 +167,53 @@ def plot_perturbation(matrix: np.ndarray, values: np.ndarray, vectors: np.ndarra
     for ax in (axes[0], axes[2]):
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return _save(fig, path)
+
+
+def plot_landscape(points: np.ndarray, steps: np.ndarray | None, phases: np.ndarray | None,
+                   path: str | Path, title: str) -> Path:
+    """Trajectories ``points`` (runs, T, 2) in two coordinates, coloured by ``steps`` and the states of
+    phase "perturbed" crossed; without ``steps``, a cloud of (N, 1, 2) points."""
+    fig, ax = _figure(figsize=(6.4, 5.2), layout="constrained")
+    if steps is None:
+        flat = points.reshape(-1, 2)
+        ax.scatter(flat[:, 0], flat[:, 1], s=2, alpha=0.3, color="#1f5fa8", rasterized=True)
+    else:
+        for run in points:
+            ax.plot(run[:, 0], run[:, 1], color="#bbbbbb", linewidth=0.6, zorder=1)
+        times = np.broadcast_to(steps, points.shape[:2])
+        dots = ax.scatter(points[..., 0].ravel(), points[..., 1].ravel(), c=times.ravel(), s=9,
+                          cmap="viridis", zorder=2)
+        fig.colorbar(dots, ax=ax, label="step")
+        if phases is not None and (phases == "perturbed").any():
+            cut = points[:, phases == "perturbed"].reshape(-1, 2)
+            ax.scatter(cut[:, 0], cut[:, 1], marker="x", s=40, color="#b42318", zorder=3, label="just cut")
+            ax.legend(loc="best", fontsize=8)
+    ax.set_xlabel("component 1")
+    ax.set_ylabel("component 2")
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
+def plot_barcode(homology: dict, path: str | Path) -> Path:
+    """A persistence diagram and a barcode of H0 and H1 (``h0_pairs``, ``h1_pairs``: (birth, death))."""
+    fig, (diagram, bars) = _figure(1, 2, figsize=(10, 4.2), layout="constrained")
+    finite = [d for k in ("h0_pairs", "h1_pairs") for _, d in homology[k] if np.isfinite(d)]
+    top = max(finite, default=1.0) * 1.1
+    row = 0
+    for dim, colour in ((0, "#1f5fa8"), (1, "#c2410c")):
+        pairs = homology[f"h{dim}_pairs"]
+        births = [b for b, _ in pairs]
+        deaths = [d if np.isfinite(d) else top for _, d in pairs]
+        diagram.scatter(births, deaths, s=12, color=colour, label=f"H{dim}")
+        for b, d in sorted(zip(births, deaths, strict=True), key=lambda p: p[0] - p[1]):
+            bars.plot([b, d], [row, row], color=colour, linewidth=1.5)
+            row += 1
+    diagram.plot([0, top], [0, top], color="#888888", linewidth=0.8)
+    diagram.set_xlabel("birth")
+    diagram.set_ylabel("death (top: never)")
+    diagram.legend(loc="lower right")
+    diagram.set_title("persistence diagram", fontsize=10)
+    bars.set_xlabel("scale")
+    bars.set_yticks([])
+    bars.set_title("barcode (H0 blue, H1 orange)", fontsize=10)
+    return _save(fig, path)
