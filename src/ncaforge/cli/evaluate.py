@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ncaforge.analysis.stability import StabilityOptions
 from ncaforge.analysis.symmetry import SymmetryOptions
 from ncaforge.cli.common import announce, echo_figures, fail, load_model
 from ncaforge.cli.options import FamilyCommands, options_of, pick
@@ -80,4 +81,37 @@ def eval_symmetry(model: str, json_path: Path | None, **values: Any) -> None:
     echo_figures({k: v for k, v in figures.items() if isinstance(v, float)})
     if json_path:
         write_json(json_path, {**figures, "model": model, "baseline": options.baseline, "seed": options.seed})
+        click.echo(f"wrote {json_path}")
+
+
+@eval_.command("stability", params=[
+    click.Option(["--model", "model"], default="lizard", show_default=True,
+                 help="Zoo name or checkpoint directory of a growing model."),
+    click.Option(["--baseline", "baseline"], default=None,
+                 help="Also measure this model (keys baseline_*), e.g. the same target without identity."),
+    *options_of(StabilityOptions),
+    click.Option(["--json", "json_path"], type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="Write the figures here.")])
+def eval_stability(model: str, baseline: str | None, json_path: Path | None, **values: Any) -> None:
+    """Two organisms on one grid (120x180, 1000 steps) at --distances, --offsets and --delays: the
+    bounding-box area of the living cells against two organisms grown alone (bbox_ratio, 1 is right),
+    and the RGBA MSE to them; bbox_ratio_error is the mean |ratio - 1| over the sweep."""
+    from ncaforge.analysis.stability import two_organisms
+    from ncaforge.core.atomic import write_json
+
+    options = pick(StabilityOptions, values)
+    figures: dict[str, Any] = {}
+    for prefix, spec in (("", model), ("baseline_", baseline)):
+        if spec is None:
+            continue
+        nca = load_model(spec, "growing")
+        try:
+            found = two_organisms(nca, options, progress=True)
+        except ValueError as e:
+            fail(f"{spec!r}: {e}")
+        figures |= {prefix + k: v for k, v in found.items()}
+        figures[prefix + "identity"] = getattr(nca.task, "identity", "none")
+    echo_figures({k: v for k, v in figures.items() if isinstance(v, float)})
+    if json_path:
+        write_json(json_path, {**figures, "model": model, "baseline": baseline, "seed": options.seed})
         click.echo(f"wrote {json_path}")

@@ -113,6 +113,10 @@ class GrowingObjective(PoolObjective):
     def per_sample_loss(self, x: torch.Tensor) -> torch.Tensor:
         return rgba_mse(x, self.target, self.host.layout.rgba)
 
+    def select(self, idx: torch.Tensor, fresh: int = 0) -> None:
+        """Called with a batch's pool indices, before they are sorted by loss and (``fresh``) after, when the
+        first ``fresh`` restart from the start states: where a subclass reads its per-sample data."""
+
     def batch(self, generator: torch.Generator) -> tuple[torch.Tensor | None, torch.Tensor]:
         """(pool indices or None, initial states) for the next batch; the worst get the start states."""
         k = len(self.starts)
@@ -120,9 +124,11 @@ class GrowingObjective(PoolObjective):
             return None, self.starts[torch.arange(self.batch_size) % k]
         idx = self.pool.sample(self.batch_size, generator)
         x = self.pool.take(idx)
+        self.select(idx)
         with torch.no_grad():
             order = self.per_sample_loss(x).argsort(descending=True)
         idx, x = idx[order], x[order]
+        self.select(idx, fresh=k)
         x[:k] = self.starts
         if self.mode == "regenerating" and self.damage_count:
             x[-self.damage_count:] = random_disc_damage(x[-self.damage_count:], generator)
@@ -190,13 +196,17 @@ def hardening_of(model: NCA, task: GrowingTask, target: torch.Tensor, group: Pro
 def make_objective(model: NCA, task: GrowingTask, group: Processes, grad_checkpoint: int = 0
                    ) -> GrowingObjective:
     """The objective of ``task`` for this process's share of the batch and pool."""
+    from ncaforge.families.growing.identity import IdentityObjective, identity_values
+
     target = task.image()
-    objective = GrowingObjective(model, target, task.mode, steps=tuple(task.steps),
-                                 checkpoint_every=grad_checkpoint,
-                                 hardening=hardening_of(model, task, target, group),
-                                 **local_shares(task, group))
+    common = {"mode": task.mode, "steps": tuple(task.steps), "checkpoint_every": grad_checkpoint,
+              "hardening": hardening_of(model, task, target, group), **local_shares(task, group)}
+    values = identity_values(task.identity)
+    objective = (IdentityObjective(model, target, values, task.identity_weight, **common) if values
+                 else GrowingObjective(model, target, **common))
     objective.task = replace(task, grid=tuple(target.shape[1:]))
     hardened = f", hardened against {'/'.join(task.harden)}" if task.harden else ""
+    hardened += f", identity channel: {task.identity}" if values else ""
     objective.summary = (f"a {task.mode} NCA on {task.target} ({target.shape[1]}x{target.shape[2]} grid)"
                          f"{hardened}")
     return objective

@@ -42,6 +42,12 @@ class GrowingTask(Config):
         "help": "Samples of each batch attacked when --harden is given."})
     harden_steps: tuple[int, int] = field(default=(16, 32), metadata={"min": 1, "interval": True,
         "help": "Steps an adversary or a perturbation acts at the start of the rollout, from [LO, HI)."})
+    identity: str = field(default="none", metadata={"choices": ("none", "one", "several"),
+        "help": "An identity channel (the last): the seed carries a value and every living cell is asked "
+                "to keep it (one: 1; several: 0.25, 0.5, 0.75 or 1, one per seed), so organisms side by "
+                "side can tell themselves apart."})
+    identity_weight: float = field(default=1.0, metadata={"min": 0.0,
+        "help": "Weight of the identity term in the loss."})
     grid: tuple[int, int] | None = field(default=None, metadata={"min": 1,
         "cli": False, "help": "The grid H W the target makes (filled in when training starts)."})
 

@@ -56,6 +56,8 @@ class SymmetryObjective(GrowingObjective):
 
 def make_objective(model: NCA, task: SymmetryTask, group: Processes, grad_checkpoint: int = 0
                    ) -> SymmetryObjective:
+    if task.identity != "none":
+        raise ValueError("--identity trains growing models (the symmetric families' seeds are structured)")
     target = task.image()
     grid = tuple(target.shape[1:])
     steerable = model.perception.mode == "steerable"
