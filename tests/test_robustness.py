@@ -130,3 +130,35 @@ def test_nca_robustness_writes_figures_and_a_leaderboard(small_model, tmp_path):
     assert "disc" in lines[0] and small_model in lines[2]
     result = CliRunner().invoke(main, ["robustness"])
     assert result.exit_code != 0 and "--model" in result.output
+
+
+def test_the_leaderboard_goes_into_the_demo_report():
+    from ncaforge.web.demo import robustness_section
+
+    row = {"damage": 0.1, "recovered_error": 0.0, "host_error": 0.0, "recovered_fraction": 0.5}
+    results = {"models": {"lizard": {"error": "RGBA MSE", "attacks": {a: row for a in ATTACKS},
+                                     "recovered_fraction_mean": 0.5}},
+               "options": {"samples": 8, "seed": 0, "recovery_steps": 300}}
+    section = robustness_section(results)
+    assert section.table[0][0] == "model" and section.table[1][:3] == ("lizard", "RGBA MSE", "0.50")
+    assert len(section.table[1]) == len(ATTACKS) + 3
+
+
+def test_a_leaderboard_keeps_the_models_it_has_measured_with_the_same_options(small_model, tmp_path):
+    import shutil
+
+    from click.testing import CliRunner
+
+    other = tmp_path / "other"
+    shutil.copytree(small_model, other)
+    out = tmp_path / "board.json"
+    args = ["robustness", "--model", small_model, "--model", str(other), "--samples", "1", "--budget", "1",
+            "--attack-steps", "2", "--recovery-steps", "2", "--directions", "1", "--rollout", "2", "3",
+            "--json", str(out)]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert set(json.loads(out.read_text())["models"]) == {small_model, str(other)}
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and again.output.count("kept from") == 2
+    changed = CliRunner().invoke(main, [*args, "--seed", "1"])  # other options: measured again
+    assert changed.exit_code == 0 and "kept from" not in changed.output

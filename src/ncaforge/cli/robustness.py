@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,8 @@ def scored_zoo_models() -> list[str]:
     click.Option(["--threads", "threads"], type=click.IntRange(0), default=0,
                  help="CPU threads (0: PyTorch's default)."),
     click.Option(["--json", "json_path"], type=click.Path(dir_okay=False, path_type=Path), default=None,
-                 help="Write the figures here (one model: its figures; several: under \"models\")."),
+                 help="Write the figures here (one model: its figures; several: under \"models\", after "
+                      "each model, and the models a file made with the same options holds are kept)."),
     click.Option(["--table", "table_path"], type=click.Path(dir_okay=False, path_type=Path), default=None,
                  help="Write the leaderboard (recovered fraction per attack) here as a markdown table.")])
 def robustness(models: tuple[str, ...], whole_zoo: bool, threads: int, json_path: Path | None,
@@ -53,8 +55,13 @@ def robustness(models: tuple[str, ...], whole_zoo: bool, threads: int, json_path
     if not names:
         fail("give --model NAME|DIR (repeatable) or --zoo")
     options = pick(SuiteOptions, values)
-    results: dict[str, dict] = {}
+    settings = json.loads(json.dumps(vars(options)))  # as the JSON file holds them
+    board = len(names) > 1 or whole_zoo
+    results = kept(json_path, settings) if board else {}
     for name in names:
+        if name in results:
+            click.echo(f"{name}: kept from {json_path} (same options)")
+            continue
         click.echo(f"attack suite on {name}")
         try:
             results[name] = run_suite(load_model(name), options, progress=True)
@@ -63,14 +70,26 @@ def robustness(models: tuple[str, ...], whole_zoo: bool, threads: int, json_path
         rows = results[name]["attacks"]
         echo_figures({f"{a} recovered": r["recovered_fraction"] for a, r in rows.items()}
                      | {"mean recovered": results[name]["recovered_fraction_mean"]})
-    board = table(results)
-    click.echo(board)
+        if json_path and board:  # after every model: a stopped leaderboard resumes where it stopped
+            write_json(json_path, {"models": results, "table": table(results), "options": settings})
+    results = {name: results[name] for name in names}
+    click.echo(table(results))
     if json_path:
-        only = len(results) == 1 and not whole_zoo
-        figures = ({**results[names[0]], "model": names[0]} if only
-                   else {"models": results, "table": board})
-        write_json(json_path, {**figures, "options": vars(options)})
+        figures = {"models": results, "table": table(results)} if board else {**results[names[0]],
+                                                                               "model": names[0]}
+        write_json(json_path, {**figures, "options": settings})
         click.echo(f"wrote {json_path}")
     if table_path:
-        write_text(table_path, board + "\n")
+        write_text(table_path, table(results) + "\n")
         click.echo(f"wrote {table_path}")
+
+
+def kept(json_path: Path | None, settings: dict) -> dict[str, dict]:
+    """The models already in the leaderboard ``json_path`` when it was made with the same options."""
+    if json_path is None or not json_path.exists():
+        return {}
+    try:
+        saved = json.loads(json_path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return dict(saved.get("models", {})) if saved.get("options") == settings else {}

@@ -248,5 +248,6 @@ def demo(model_spec: str, out: Path, seed: int) -> None:
     except ValueError as e:
         fail(str(e))
     index = run_demo(model, target, out, seed, model_spec, mnist, adversary,
-                     perturbations, playground="playground/index.html", pde_model=pde_model)
+                     perturbations, playground="playground/index.html", pde_model=pde_model,
+                     robustness=zoo.robustness())
     click.echo(f"wrote {index}")

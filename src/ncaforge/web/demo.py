@@ -169,18 +169,36 @@ def pde_section(nca: NCA, out: Path, scale: int = 3) -> Section:
                    media, rows)
 
 
+def robustness_section(results: dict) -> Section:
+    """The robustness leaderboard: per zoo model, the share of runs back within 2x of the unattacked
+    model 300 steps after each attack of the suite."""
+    from ncaforge.analysis.robustness import ATTACKS
+
+    rows = [("model", "error measure", *ATTACKS, "mean")]
+    for name, r in results["models"].items():
+        rows.append((name, r["error"], *(f"{r['attacks'][a]['recovered_fraction']:.2f}" for a in ATTACKS),
+                     f"{r['recovered_fraction_mean']:.2f}"))
+    options = results.get("options", {})
+    return Section("Robustness leaderboard",
+                   f"`nca robustness --zoo`: seven attacks on each zoo model from its ready states "
+                   f"({options.get('samples', '?')} samples, seed {options.get('seed', '?')}); each cell is "
+                   "the share of samples back within 2x of the unattacked model's error "
+                   f"{options.get('recovery_steps', '?')} steps after the attack.", table=rows)
+
+
 def run_demo(nca: NCA, target: torch.Tensor, out: str | Path, seed: int = 0,
              name: str = "lizard", mnist: tuple[NCA, torch.Tensor, torch.Tensor] | None = None,
              mnist_adversary: NCA | None = None,
              perturbations: Perturbations | None = None, playground: str | None = None,
-             pde_model: NCA | None = None) -> Path:
+             pde_model: NCA | None = None, robustness: dict | None = None) -> Path:
     """Write the demo's animations, plot, figures and index.html into ``out``.
 
     With ``mnist`` = (classifier, test images, labels) the report gets an MNIST section,
     and with ``mnist_adversary`` too, a section on adversarial cells hijacking it; with
     ``perturbations`` (name -> (perturbation of ``nca``, variant target)), one on them;
-    with ``pde_model`` (a Gray-Scott NCA), one on learned dynamics; ``playground`` is the address of an
-    exported playground site beside the report, linked at the end.
+    with ``pde_model`` (a Gray-Scott NCA), one on learned dynamics; with ``robustness`` (the output of
+    `nca robustness --zoo --json`), the leaderboard; ``playground`` is the address of an exported
+    playground site beside the report, linked at the end.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -231,6 +249,8 @@ def run_demo(nca: NCA, target: torch.Tensor, out: str | Path, seed: int = 0,
             sections.append(mnist_attack_section(*mnist, mnist_adversary, out, seed))
     if pde_model is not None:
         sections.append(pde_section(pde_model, out))
+    if robustness is not None:
+        sections.append(robustness_section(robustness))
     if playground:
         sections.append(Section("Play with it", "The same models in your browser: erase cells and watch "
                                 "them regrow, place adversarial cells, drag perturbation sliders, draw "

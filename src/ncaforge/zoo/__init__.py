@@ -28,6 +28,13 @@ def index() -> list[dict]:
     return json.loads((zoo_dir() / "index.json").read_text())
 
 
+def robustness() -> dict | None:
+    """The zoo's robustness leaderboard (`nca robustness --zoo --json`, kept as zoo/robustness.json), or
+    None where it has not been measured."""
+    path = zoo_dir() / "robustness.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
