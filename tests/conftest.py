@@ -51,6 +51,21 @@ def bars(n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return images, labels
 
 
+def train_and_resume(args: list[str], out: str, expect: str) -> None:
+    """`nca train growing` on a tiny disc with ``args`` for 2 iterations into ``out`` (its output must
+    mention ``expect``), then resumed to 3."""
+    from click.testing import CliRunner
+
+    from ncaforge.cli import main
+
+    common = ["train", "growing", "--target-size", "10", "--pad", "3", "--batch", "8", "--pool", "8",
+              "--damage-count", "1", "--steps", "4", "6", "--hidden", "16", *args, "--out", out]
+    result = CliRunner().invoke(main, [*common, "--iterations", "2"])
+    assert result.exit_code == 0 and expect in result.output, result.output
+    result = CliRunner().invoke(main, [*common, "--iterations", "3", "--resume"])
+    assert result.exit_code == 0, result.output
+
+
 @pytest.fixture
 def disc_png(tmp_path) -> str:
     """A 16x16 RGBA PNG of a red disc on transparency."""

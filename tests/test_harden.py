@@ -8,7 +8,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from conftest import random_growing
+from conftest import random_growing, train_and_resume
 from ncaforge.cli import main
 from ncaforge.families.growing.harden import Hardening
 from ncaforge.families.growing.objective import GrowingObjective
@@ -85,14 +85,8 @@ def test_the_batch_needs_room_and_a_pool(grown):
 
 
 def test_nca_train_growing_hardens_and_resumes(tmp_path, disc_png):
-    args = ["train", "growing", "--target", disc_png, "--target-size", "10", "--pad", "3", "--iterations",
-            "2", "--batch", "6", "--pool", "8", "--damage-count", "1", "--steps", "4", "6", "--hidden", "16",
-            "--harden", "inject,perturb,noise", "--harden-steps", "2", "3", "--out", str(tmp_path / "run")]
-    result = CliRunner().invoke(main, args)
-    assert result.exit_code == 0, result.output
-    assert "hardened against inject/perturb/noise" in result.output
-    args[args.index("2")] = "3"
-    result = CliRunner().invoke(main, [*args, "--resume"])
-    assert result.exit_code == 0, result.output
-    bad = CliRunner().invoke(main, [*args[:-2], "--harden", "chaos", "--out", str(tmp_path / "bad")])
+    train_and_resume(["--target", disc_png, "--harden", "inject,perturb,noise", "--harden-steps", "2", "3"],
+                     str(tmp_path / "run"), "hardened against inject/perturb/noise")
+    bad = CliRunner().invoke(main, ["train", "growing", "--target", disc_png, "--harden", "chaos",
+                                    "--iterations", "1", "--out", str(tmp_path / "bad")])
     assert bad.exit_code != 0 and "inject, perturb, noise" in bad.output

@@ -9,6 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from conftest import train_and_resume
 from ncaforge.analysis.stability import StabilityOptions, bbox_area, two_organisms
 from ncaforge.cli import main
 from ncaforge.families.growing.identity import VALUES, IdentityObjective, identity_seed, identity_values
@@ -44,15 +45,8 @@ def test_the_loss_asks_living_cells_to_keep_their_identity():
 
 
 def test_nca_train_growing_with_identity_trains_and_resumes(tmp_path, disc_png):
-    args = ["train", "growing", "--target", disc_png, "--target-size", "10", "--pad", "3", "--iterations",
-            "2", "--batch", "8", "--pool", "8", "--damage-count", "1", "--steps", "4", "6", "--hidden", "16",
-            "--identity", "several", "--out", str(tmp_path / "run")]
-    result = CliRunner().invoke(main, args)
-    assert result.exit_code == 0, result.output
-    assert "identity channel: several" in result.output
-    args[args.index("2")] = "3"
-    result = CliRunner().invoke(main, [*args, "--resume"])
-    assert result.exit_code == 0, result.output
+    train_and_resume(["--target", disc_png, "--identity", "several"], str(tmp_path / "run"),
+                     "identity channel: several")
     bad = CliRunner().invoke(main, ["train", "isotropic", "--identity", "one", "--iterations", "1",
                                     "--out", str(tmp_path / "iso")])
     assert bad.exit_code != 0 and "--identity trains growing models" in bad.output
