@@ -11,6 +11,11 @@ classified themselves) and acts on the host's own cells (alive ones, or a digit'
   (the host's cells and writable channels: a digit's pixels are an input, never attacked);
 - ``adversary_10``: 10% of the cells run an adversarial rule (the host's architecture) trained briefly
   to maximise the host's error, for ``attack_steps`` steps;
+
+Both trained attacks act within the host's own range: after every attacked step, states are clipped to
+``default_clip`` of the ready states' largest magnitude (1.25x it, at least 3), as perturbations are.
+Unclipped, an adversary trained this briefly learns to blow the states up (to inf or NaN), from which no
+rule recovers, and every host scores the same.
 - ``perturbation``: the strongest of ``directions`` global perturbations (a symmetric matrix on every
   cell, every step, its states clipped beyond the host's own range), each trained for the same small
   budget, for ``attack_steps`` steps.
@@ -39,6 +44,7 @@ ONE_SHOT = {"disc": None, "death_10": 0.1, "death_30": 0.3, "noise_0.1": 0.1, "n
 TRAINED = ("adversary_10", "perturbation")
 ATTACKS = (*ONE_SHOT, *TRAINED)
 RECOVERY_FACTOR = 2.0
+SUITE_VERSION = 2  # 2: trained attacks clipped to the host's range
 
 
 @dataclass
@@ -131,6 +137,7 @@ class SuiteRun:
         self.scoring = scoring_of(host)
         g = torch.Generator().manual_seed(options.seed)
         self.x, self.reference = self.scoring.ready(host, options.samples, g)
+        self.clip = default_clip(float(self.x.abs().max()))  # the trained attacks act within this range
         # the trained attacks learn on other samples than they are measured on
         self.train_x, self.train_reference = self.scoring.ready(host, options.samples, g)
 
@@ -166,7 +173,7 @@ class SuiteRun:
             x, reference = self.train_x[idx], self.train_reference[idx]
             mask = self.adversary_mask(x, g) if rule.adversary is not None else None
             steps = int(torch.randint(o.rollout[0], o.rollout[1], (1,), generator=g))
-            y = rule.rollout(x, steps, g, mask=mask)
+            y = self.attacked(rule, x, steps, g, mask)
             loss = -surrogate(self.host, y, reference).mean()
             if not torch.isfinite(loss):
                 break  # the attack blew the host up: that is as strong as it gets
@@ -176,12 +183,19 @@ class SuiteRun:
         trained.requires_grad_(False)
         return trained
 
+    def attacked(self, rule: Intervened, x: torch.Tensor, steps: int, generator: torch.Generator,
+                 mask: torch.Tensor | None) -> torch.Tensor:
+        """``steps`` steps of ``rule`` from ``x``, states clipped to the host's range after each."""
+        for _ in range(steps):
+            x = rule.rollout(x, 1, generator, mask=mask).clamp(-self.clip, self.clip)
+        return x
+
     @torch.no_grad()
     def sustained(self, rule: Intervened, salt: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(end-of-attack states, error after recovery) under ``rule`` for ``attack_steps``."""
         g = self.generator(salt)
         mask = self.adversary_mask(self.x, g) if rule.adversary is not None else None
-        attacked = rule.rollout(self.x, self.options.attack_steps, g, mask=mask)
+        attacked = self.attacked(rule, self.x, self.options.attack_steps, g, mask)
         return attacked, self.error(self.host.rollout(attacked, self.options.recovery_steps, g))
 
 
@@ -198,7 +212,7 @@ def run_suite(host: nn.Module, options: SuiteOptions, progress: bool = False) ->
     start = time.perf_counter()
     run = SuiteRun(host, options, progress)
     o = options
-    out: dict = {"family": registry.family_of(host).name, "error": run.scoring.name,
+    out: dict = {"suite": SUITE_VERSION, "family": registry.family_of(host).name, "error": run.scoring.name,
                  "samples": o.samples, "ready_error": float(run.error(run.x).mean()),
                  "attack_steps": o.attack_steps, "recovery_steps": o.recovery_steps, "budget": o.budget,
                  "attacks": {}}
@@ -212,9 +226,9 @@ def run_suite(host: nn.Module, options: SuiteOptions, progress: bool = False) ->
     adversary = run.train(attack_rule(host, "adversary"), 30)
     attacked, recovered = run.sustained(Intervened(host, adversary=adversary), 40)
     out["attacks"]["adversary_10"] = figures(run.error(attacked), recovered, host_after)
-    strongest, clip = None, default_clip(float(run.x.abs().max()))  # beyond the host's own range
+    strongest = None
     for k in range(o.directions):
-        rule = attack_rule(host, "perturbation", clip)
+        rule = attack_rule(host, "perturbation", run.clip)
         gk = run.generator(50 + k)
         with torch.no_grad():  # each direction starts from its own small random symmetric matrix
             rule.perturbation.weight.copy_(torch.randn(rule.perturbation.weight.shape, generator=gk) * 0.002)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ncaforge.analysis.robustness import SuiteOptions
+from ncaforge.analysis.robustness import SUITE_VERSION, SuiteOptions
 from ncaforge.cli.common import echo_figures, fail, load_model
 from ncaforge.cli.options import options_of, pick
 
@@ -55,7 +55,7 @@ def robustness(models: tuple[str, ...], whole_zoo: bool, threads: int, json_path
     if not names:
         fail("give --model NAME|DIR (repeatable) or --zoo")
     options = pick(SuiteOptions, values)
-    settings = json.loads(json.dumps(vars(options)))  # as the JSON file holds them
+    settings = json.loads(json.dumps({**vars(options), "suite": SUITE_VERSION}))  # as the JSON file has them
     board = len(names) > 1 or whole_zoo
     results = kept(json_path, settings) if board else {}
     for name in names:
