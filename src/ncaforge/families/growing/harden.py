@@ -7,7 +7,10 @@ at random from those asked for, and the loss at the end of the rollout asks them
 - ``noise``: Gaussian noise (sigma drawn from 0.05-0.3) on every channel of the living cells;
 - ``perturb``: a random global perturbation (a symmetric matrix on every living cell, every step; entries
   of standard deviation drawn from 0.02-0.1) for the first steps of the rollout;
-- ``inject``: 10% of the living cells follow an adversary for the first steps. The adversary (the
+- ``inject``: 10% of the living cells follow an adversary for the first steps.
+
+Attacked steps clip the states to the host's own range (``default_clip`` of the batch), as the attack
+suite does. The adversary (the
   host's architecture) trains alongside: each batch it takes one normalised gradient step to *raise*
   the host's error on the attacked samples, then the host trains against it (a min-max game).
 """
@@ -35,6 +38,15 @@ ADVERSARY_LR = 2e-3  # each of the adversary's tensors moves this far (normalise
 def uniform(bounds: tuple[float, float], generator: torch.Generator) -> float:
     lo, hi = bounds
     return lo + (hi - lo) * float(torch.rand(1, generator=generator))
+
+
+def clipped_rollout(rule: Intervened, x: torch.Tensor, steps: int, clip: float, generator: torch.Generator,
+                    mask: torch.Tensor | None) -> torch.Tensor:
+    """``steps`` attacked steps, states clipped to +-``clip`` after each (as the attack suite does):
+    unclipped, the adversary learns to blow the states up, and the host's loss with them."""
+    for _ in range(steps):
+        x = rule.rollout(x, 1, generator, mask=mask).clamp(-clip, clip)
+    return x
 
 
 class Hardening:
@@ -73,15 +85,15 @@ class Hardening:
         mask = adversary_mask(b, h, w, ADVERSARY_FRACTION, None, generator, x.device)
         return mask if alive is None else mask & alive
 
-    def _train_adversary(self, x: torch.Tensor, steps: int, mask: torch.Tensor,
+    def _train_adversary(self, x: torch.Tensor, steps: int, mask: torch.Tensor, clip: float,
                          generator: torch.Generator) -> None:
         """One normalised gradient step of the adversary up the host's error on states ``x``."""
         params = list(self.adversary.parameters())
         for p in params:
             p.requires_grad_(True)
         try:
-            y = Intervened(self.host, adversary=self.adversary, freeze=False).rollout(x, steps, generator,
-                                                                                     mask=mask)
+            rule = Intervened(self.host, adversary=self.adversary, freeze=False)
+            y = clipped_rollout(rule, x, steps, clip, generator, mask)
             error = rgba_mse(y.clamp(0.0, 1.0), self.target, self.host.layout.rgba).mean()
             grads = torch.autograd.grad(-error, params)  # the host's own gradients are left alone
         finally:
@@ -105,17 +117,18 @@ class Hardening:
             return self.host(x, steps, generator, **options)
         k = min(steps, int(torch.randint(self.steps[0], self.steps[1], (1,), generator=generator)))
         z = x[attacked]
+        clip = default_clip(float(x.detach().abs().max()))  # attacks act within the host's range
         if kind == "perturb":
             c = self.host.layout.channels
             direction = torch.randn(c, c, generator=generator) * uniform(PERTURBATION_STD, generator)
-            config = PerturbationConfig(c, default_clip(float(z.detach().abs().max())))
+            config = PerturbationConfig(c, clip)
             perturbation = Perturbation(config, direction).to(z.device).requires_grad_(False)
             rule, mask = Intervened(self.host, perturbation, freeze=False), None
         else:
             mask = self._mask(z, generator)
-            self._train_adversary(z.detach(), k, mask, generator)
+            self._train_adversary(z.detach(), k, mask, clip, generator)
             rule = Intervened(self.host, adversary=self.adversary, freeze=False)
-        z = rule.rollout(z, k, generator, mask=mask, **options)
+        z = clipped_rollout(rule, z, k, clip, generator, mask)
         rest = torch.cat([x[: attacked.start], x[attacked.stop:]])
         rest = self.host(rest, k, generator, **options)
         a = attacked.start
