@@ -28,7 +28,7 @@ class StabilityOptions:
     seed: int = field(default=0, metadata={"help": "Seed of the fire masks."})
     grid: tuple[int, int] = field(default=(120, 180), metadata={"min": 8, "help": "H W of the grid."})
     steps: int = field(default=1000, metadata={"min": 1, "help": "Steps of each run."})
-    distances: tuple[int, ...] = field(default=(40, 50, 60), metadata={"min": 1,
+    distances: tuple[int, ...] = field(default=(20, 30, 40), metadata={"min": 1,
         "help": "Horizontal distances between the two seeds, in cells."})
     offsets: tuple[int, ...] = field(default=(0, 10), metadata={"min": 0,
         "help": "Vertical offsets of the second seed."})
