@@ -46,7 +46,7 @@ MISSING_INPUTS = [
 # Budgets, by command path: option -> value(s), replacing the line's own value or appended.
 TRAINING = {"--iterations": 2, "--checkpoint-every": 1}
 BUDGETS: dict[tuple[str, ...], dict[str, object]] = {
-    ("train", "growing"): {**TRAINING, "--batch": 4, "--pool": 8, "--steps": (4, 6)},
+    ("train", "growing"): {**TRAINING, "--batch": 8, "--pool": 8, "--steps": (4, 6), "--damage-count": 1},
     ("train", "mnist"): {**TRAINING, "--batch": 8, "--pool": 16, "--steps": 10},
     ("train", "pde"): {**TRAINING, "--batch": 2, "--pool": 4},
     # a growing host's batch holds its start states (seed, grown) and --damage-count (3) damaged samples
@@ -75,6 +75,10 @@ BUDGETS: dict[tuple[str, ...], dict[str, object]] = {
                                "--damage-count": 1},
     ("eval", "conditional"): {"--samples": 2, "--steps": 10, "--repair-steps": 5},
     ("train", "judge"): {**TRAINING, "--batch": 8},
+    ("analyse", "landscape"): {"--runs": 2, "--steps": 12, "--perturb-at": 6, "--every": 3, "--components": 3,
+                               "--cells": 100, "--ae-iterations": 5},
+    ("eval", "stability"): {"--grid": (24, 40), "--steps": 4, "--distances": 10, "--offsets": 0,
+                            "--delays": 0},
     ("robustness",): {"--samples": 1, "--budget": 1, "--attack-steps": 2, "--recovery-steps": 2,
                       "--directions": 1, "--rollout": (2, 3)},
 }
