@@ -12,8 +12,9 @@ from click.testing import CliRunner
 from conftest import train_and_resume
 from ncaforge.analysis.stability import StabilityOptions, bbox_area, two_organisms
 from ncaforge.cli import main
-from ncaforge.families.growing.identity import VALUES, IdentityObjective, identity_seed, identity_values
+from ncaforge.families.growing.identity import VALUES, identity_seed, identity_values
 from ncaforge.families.growing.model import GrowingConfig, build_growing
+from ncaforge.families.growing.objective import IdentityObjective
 
 TINY = StabilityOptions(grid=(24, 40), steps=6, distances=(10, 20), offsets=(0, 4), delays=(0, 3))
 

@@ -22,6 +22,7 @@ import torch
 from ncaforge.core import budget
 from ncaforge.core.nca import NCA
 from ncaforge.families.growing.harden import Hardening
+from ncaforge.families.growing.identity import identity_seed, identity_values
 from ncaforge.families.growing.task import MODES, GrowingTask
 from ncaforge.interventions.damage import random_disc_damage
 from ncaforge.interventions.injection import adversary_mask
@@ -175,6 +176,42 @@ class GrowingObjective(PoolObjective):
             self.hardening.load_state_dict(state)
 
 
+class IdentityObjective(GrowingObjective):
+    """The growing objective whose samples carry an identity (kept in the pool beside their states):
+    the loss adds ``weight`` times the mean squared difference of the identity channel of the living
+    cells from the sample's identity."""
+
+    def __init__(self, model: NCA, target: torch.Tensor, values: tuple[float, ...], weight: float = 1.0,
+                 **kwargs: object) -> None:
+        h, w = target.shape[1:]
+        device = next(model.parameters()).device
+        self.values = torch.tensor(values, device=device)
+        starts = identity_seed(model, len(values), h, w, self.values)
+        super().__init__(model, target, starts=starts, **kwargs)
+        self.weight = weight
+        if self.pool is not None:  # the pool starts as the start states in turn, and so do their ids
+            self.pool = Pool(**self.pool.tensors, ids=self.values[torch.arange(len(self.pool)) % len(values)])
+        self.batch_ids = self.values[torch.arange(self.batch_size) % len(values)]
+
+    def identity_error(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """(B,) mean squared difference of the living cells' (alpha above the threshold) identity channel
+        from ``ids``."""
+        alive = (x[:, self.host.layout.alpha] > self.host.alive_threshold).to(x.dtype)
+        wrong = (x[:, -1] - ids[:, None, None]).pow(2) * alive
+        return wrong.sum(dim=(1, 2)) / alive.sum(dim=(1, 2)).clamp(min=1)
+
+    def per_sample_loss(self, x: torch.Tensor) -> torch.Tensor:
+        return super().per_sample_loss(x) + self.weight * self.identity_error(x, self.batch_ids[: len(x)])
+
+    def select(self, idx: torch.Tensor, fresh: int = 0) -> None:
+        """The identities of the batch's samples; those that restart carry the start states' values."""
+        ids = self.pool.take(idx, "ids")
+        if fresh:
+            ids[:fresh] = self.values
+            self.pool.put(idx, ids=ids)
+        self.batch_ids = ids
+
+
 def local_shares(task: GrowingTask, group: Processes) -> dict[str, int]:
     """This process's pool, batch and damaged samples of the task's global ones (keyword arguments of
     :class:`GrowingObjective`)."""
@@ -196,8 +233,6 @@ def hardening_of(model: NCA, task: GrowingTask, target: torch.Tensor, group: Pro
 def make_objective(model: NCA, task: GrowingTask, group: Processes, grad_checkpoint: int = 0
                    ) -> GrowingObjective:
     """The objective of ``task`` for this process's share of the batch and pool."""
-    from ncaforge.families.growing.identity import IdentityObjective, identity_values
-
     target = task.image()
     common = {"mode": task.mode, "steps": tuple(task.steps), "checkpoint_every": grad_checkpoint,
               "hardening": hardening_of(model, task, target, group), **local_shares(task, group)}
