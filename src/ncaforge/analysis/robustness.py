@@ -173,7 +173,7 @@ class SuiteRun:
             x, reference = self.train_x[idx], self.train_reference[idx]
             mask = self.adversary_mask(x, g) if rule.adversary is not None else None
             steps = int(torch.randint(o.rollout[0], o.rollout[1], (1,), generator=g))
-            y = self.attacked(rule, x, steps, g, mask)
+            y = rule.clipped_rollout(x, steps, self.clip, g, mask)
             loss = -surrogate(self.host, y, reference).mean()
             if not torch.isfinite(loss):
                 break  # the attack blew the host up: that is as strong as it gets
@@ -183,19 +183,12 @@ class SuiteRun:
         trained.requires_grad_(False)
         return trained
 
-    def attacked(self, rule: Intervened, x: torch.Tensor, steps: int, generator: torch.Generator,
-                 mask: torch.Tensor | None) -> torch.Tensor:
-        """``steps`` steps of ``rule`` from ``x``, states clipped to the host's range after each."""
-        for _ in range(steps):
-            x = rule.rollout(x, 1, generator, mask=mask).clamp(-self.clip, self.clip)
-        return x
-
     @torch.no_grad()
     def sustained(self, rule: Intervened, salt: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(end-of-attack states, error after recovery) under ``rule`` for ``attack_steps``."""
         g = self.generator(salt)
         mask = self.adversary_mask(self.x, g) if rule.adversary is not None else None
-        attacked = self.attacked(rule, self.x, self.options.attack_steps, g, mask)
+        attacked = rule.clipped_rollout(self.x, self.options.attack_steps, self.clip, g, mask)
         return attacked, self.error(self.host.rollout(attacked, self.options.recovery_steps, g))
 
 

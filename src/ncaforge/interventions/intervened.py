@@ -97,6 +97,15 @@ class Intervened(nn.Module):
                 **options: object) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         return self.rollout(x, steps, generator, **options)
 
+    def clipped_rollout(self, x: torch.Tensor, steps: int, clip: float,
+                        generator: torch.Generator | None = None, mask: torch.Tensor | None = None
+                        ) -> torch.Tensor:
+        """``steps`` attacked steps with states clipped to +-``clip`` after each: an attack kept within the
+        host's own range (unclipped, a trained adversary learns to blow the states up)."""
+        for _ in range(steps):
+            x = self.rollout(x, 1, generator, mask=mask).clamp(-clip, clip)
+        return x
+
     def seed(self, batch: int, height: int, width: int) -> torch.Tensor:
         return self.host.seed(batch, height, width)
 

@@ -40,15 +40,6 @@ def uniform(bounds: tuple[float, float], generator: torch.Generator) -> float:
     return lo + (hi - lo) * float(torch.rand(1, generator=generator))
 
 
-def clipped_rollout(rule: Intervened, x: torch.Tensor, steps: int, clip: float, generator: torch.Generator,
-                    mask: torch.Tensor | None) -> torch.Tensor:
-    """``steps`` attacked steps, states clipped to +-``clip`` after each (as the attack suite does):
-    unclipped, the adversary learns to blow the states up, and the host's loss with them."""
-    for _ in range(steps):
-        x = rule.rollout(x, 1, generator, mask=mask).clamp(-clip, clip)
-    return x
-
-
 class Hardening:
     """The attacks of ``kinds`` on ``count`` samples of each batch, acting for ``steps`` (LO, HI) steps."""
 
@@ -93,7 +84,7 @@ class Hardening:
             p.requires_grad_(True)
         try:
             rule = Intervened(self.host, adversary=self.adversary, freeze=False)
-            y = clipped_rollout(rule, x, steps, clip, generator, mask)
+            y = rule.clipped_rollout(x, steps, clip, generator, mask)
             error = rgba_mse(y.clamp(0.0, 1.0), self.target, self.host.layout.rgba).mean()
             grads = torch.autograd.grad(-error, params)  # the host's own gradients are left alone
         finally:
@@ -128,7 +119,7 @@ class Hardening:
             mask = self._mask(z, generator)
             self._train_adversary(z.detach(), k, mask, clip, generator)
             rule = Intervened(self.host, adversary=self.adversary, freeze=False)
-        z = clipped_rollout(rule, z, k, clip, generator, mask)
+        z = rule.clipped_rollout(z, k, clip, generator, mask)
         rest = torch.cat([x[: attacked.start], x[attacked.stop:]])
         rest = self.host(rest, k, generator, **options)
         a = attacked.start
