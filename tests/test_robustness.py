@@ -104,15 +104,15 @@ def test_the_suite_reports_every_attack():
 
 
 def test_an_attack_is_not_a_host():
-    with pytest.raises(FamilyError, match="not a host"):
+    with pytest.raises(FamilyError, match="not hosts"):
         scoring_of(zoo.load("adversary-eight"))
 
 
 def test_a_family_without_an_error_measure_is_refused():
-    from ncaforge.families.logic.model import build_logic
+    from ncaforge.families.judge.model import build_judge
 
     with pytest.raises(FamilyError, match=r"declares no error measure.*growing"):
-        scoring_of(build_logic())
+        scoring_of(build_judge())
 
 
 def test_nca_robustness_writes_figures_and_a_leaderboard(small_model, tmp_path):
@@ -163,3 +163,52 @@ def test_a_leaderboard_keeps_the_models_it_has_measured_with_the_same_options(sm
     assert again.exit_code == 0 and again.output.count("kept from") == 2
     changed = CliRunner().invoke(main, [*args, "--seed", "1"])  # other options: measured again
     assert changed.exit_code == 0 and "kept from" not in changed.output
+
+
+def test_a_grown_texture_scores_better_than_its_start():
+    from ncaforge.families.texture import score
+    from ncaforge.objectives.texture import start_states
+
+    host = zoo.load("munca-68")
+    x, strip = score.ready(host, 1, torch.Generator().manual_seed(0))
+    noise = start_states(host, host.task, 1, tuple(x.shape[-2:]), torch.Generator().manual_seed(1))
+    grown, fresh = score.error(host, x, strip), score.error(host, noise, strip)
+    assert grown.shape == (1,) and float(grown) < 0.2 * float(fresh) <= 0.2
+
+
+def test_a_pde_pattern_scores_better_than_its_initial_condition():
+    from ncaforge.families.pde import score
+    from ncaforge.families.pde.evaluate import unseen_trajectories
+    from ncaforge.families.pde.model import observed_state
+
+    host = zoo.load("gray-scott")
+    x, fields = score.ready(host, 2, torch.Generator().manual_seed(0))
+    start = observed_state(host, unseen_trajectories(host, 2, tuple(host.task.grid), 32)[:, 0])
+    assert fields.shape == (2, 2, *host.task.grid)
+    assert float(score.error(host, x, fields).max()) < 0.5 * float(score.error(host, start, fields).min())
+
+
+def test_a_checkerboard_scores_the_share_of_cells_off_it():
+    from ncaforge.families.logic import score
+
+    host = zoo.load("logic-checkerboard")
+    x, target = score.ready(host, 1, torch.Generator().manual_seed(0))
+    assert float(score.error(host, x, target)) == 0.0
+    quarter = x.shape[2] // 4
+    x[:, 0, :quarter, :] = 1.0 - x[:, 0, :quarter, :]  # a quarter of the rows flipped
+    assert float(score.error(host, x, target)) == pytest.approx(0.25)
+
+
+def test_the_zoo_leaderboard_names_every_model_it_leaves_out():
+    from ncaforge.analysis.robustness import table
+    from ncaforge.cli.robustness import zoo_subjects
+
+    subjects, others = zoo_subjects()
+    assert {"lizard", "mnist", "gray-scott", "texture-brick", "munca-68", "logic-checkerboard"} <= set(subjects)
+    assert "rule (Life)" in others["logic-life"] and "no error measure" in others["mnist-judge"]
+    assert "against lizard" in others["adversary-tailless"]
+    assert set(subjects) | set(others) == set(zoo.names()) and not set(subjects) & set(others)
+    notes = table({}, others).splitlines()
+    assert any(line.startswith("Not attacked: ") and "adversary-tailless" in line for line in notes)
+    with pytest.raises(FamilyError, match="rule"):
+        scoring_of(zoo.load("logic-life"))

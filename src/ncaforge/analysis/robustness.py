@@ -66,17 +66,25 @@ class SuiteOptions:
     lr: float = field(default=2e-3, metadata={"min": 0.0, "help": "Learning rate of the trained attacks."})
 
 
-def scoring_of(host: nn.Module) -> registry.Scoring:
-    """The scoring of ``host``'s family (a clear error when it has none, or ``host`` is an attack)."""
-    if is_attack(host):
-        raise registry.FamilyError(f"this is an attack trained against {host.task.host!r}, not a host: put "
-                                   "the host through the attack suite")
-    family = registry.family_of(host)
+def refusal(model: nn.Module) -> str | None:
+    """Why ``model`` is not a subject of the attack suite (an attack, a family with no error measure, a
+    model its family's scoring refuses), or None when it is."""
+    if is_attack(model):
+        return f"attacks trained against {model.task.host}, not hosts"
+    family = registry.family_of(model)
     if family.score is None:
+        return f"the {family.name} family declares no error measure"
+    return family.score.refuses(model)
+
+
+def scoring_of(host: nn.Module) -> registry.Scoring:
+    """The scoring of ``host``'s family (a clear error when the host cannot be scored)."""
+    reason = refusal(host)
+    if reason is not None:
         scored = ", ".join(sorted(f.name for f in registry.with_capability("score")))
-        raise registry.FamilyError(f"the {family.name} family declares no error measure, so its models "
-                                   f"cannot be put through the attack suite (families that can: {scored})")
-    return family.score
+        raise registry.FamilyError(f"this model cannot be put through the attack suite: {reason} "
+                                   f"(families with an error measure: {scored})")
+    return registry.family_of(host).score
 
 
 def is_attack(model: nn.Module) -> bool:
@@ -238,13 +246,22 @@ def run_suite(host: nn.Module, options: SuiteOptions, progress: bool = False) ->
     return out
 
 
-def table(results: dict[str, dict]) -> str:
-    """A markdown table (a robustness leaderboard): per model, each attack's recovered fraction."""
+def table(results: dict[str, dict], unscored: dict[str, str] | None = None) -> str:
+    """A markdown table (a robustness leaderboard): per model, each attack's recovered fraction; then the
+    models left out (``unscored``: name -> why), grouped by reason (each a short phrase)."""
     head = "| model | family | error | ready | " + " | ".join(ATTACKS) + " | mean |"
     lines = [head, "|" + " --- |" * (len(ATTACKS) + 5)]
     for name, r in results.items():
         cells = [f"{r['attacks'][a]['recovered_fraction']:.2f}" for a in ATTACKS]
         lines.append(f"| {name} | {r['family']} | {r['error']} | {r['ready_error']:.3g} | "
                      + " | ".join(cells) + f" | {r['recovered_fraction_mean']:.2f} |")
-    return "\n".join(lines)
+    notes = left_out(unscored or {})
+    return "\n".join([*lines, "", *notes] if notes else lines)
 
+
+def left_out(unscored: dict[str, str]) -> list[str]:
+    """Sentences naming the models a leaderboard leaves out (name -> why), one per reason."""
+    reasons: dict[str, list[str]] = {}
+    for name, reason in unscored.items():
+        reasons.setdefault(reason, []).append(name)
+    return [f"Not attacked: {', '.join(names)} ({reason})." for reason, names in reasons.items()]

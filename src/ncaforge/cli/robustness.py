@@ -13,15 +13,20 @@ from ncaforge.cli.common import echo_figures, fail, load_model
 from ncaforge.cli.options import options_of, pick
 
 
-def scored_zoo_models() -> list[str]:
-    """The zoo's hosts whose family has an error measure (the attack suite's subjects): not the
-    adversaries trained against them."""
+def zoo_subjects() -> tuple[list[str], dict[str, str]]:
+    """The zoo's models the attack suite can score, and why each other one cannot (the adversaries and
+    perturbations trained against hosts, families without an error measure)."""
     from ncaforge import zoo
-    from ncaforge.analysis.robustness import is_attack
-    from ncaforge.core import family as registry
+    from ncaforge.analysis.robustness import refusal
 
-    scored = {f.name for f in registry.with_capability("score")}
-    return [e["name"] for e in zoo.index() if e["family"] in scored and not is_attack(zoo.load(e["name"]))]
+    subjects, others = [], {}
+    for entry in zoo.index():
+        reason = refusal(zoo.load(entry["name"]))
+        if reason is None:
+            subjects.append(entry["name"])
+        else:
+            others[entry["name"]] = reason
+    return subjects, others
 
 
 @click.command("robustness", params=[
@@ -51,7 +56,8 @@ def robustness(models: tuple[str, ...], whole_zoo: bool, threads: int, json_path
 
     if threads:
         torch.set_num_threads(threads)
-    names = list(models) + (scored_zoo_models() if whole_zoo else [])
+    subjects, unscored = zoo_subjects() if whole_zoo else ([], {})
+    names = list(models) + subjects
     if not names:
         fail("give --model NAME|DIR (repeatable) or --zoo")
     options = pick(SuiteOptions, values)
@@ -71,16 +77,17 @@ def robustness(models: tuple[str, ...], whole_zoo: bool, threads: int, json_path
         echo_figures({f"{a} recovered": r["recovered_fraction"] for a, r in rows.items()}
                      | {"mean recovered": results[name]["recovered_fraction_mean"]})
         if json_path and board:  # after every model: a stopped leaderboard resumes where it stopped
-            write_json(json_path, {"models": results, "table": table(results), "options": settings})
+            write_json(json_path, {"models": results, "unscored": unscored, "table": table(results, unscored),
+                                   "options": settings})
     results = {name: results[name] for name in names}
-    click.echo(table(results))
+    click.echo(table(results, unscored))
     if json_path:
-        figures = {"models": results, "table": table(results)} if board else {**results[names[0]],
-                                                                               "model": names[0]}
+        figures = ({"models": results, "unscored": unscored, "table": table(results, unscored)} if board
+                   else {**results[names[0]], "model": names[0]})
         write_json(json_path, {**figures, "options": settings})
         click.echo(f"wrote {json_path}")
     if table_path:
-        write_text(table_path, table(results) + "\n")
+        write_text(table_path, table(results, unscored) + "\n")
         click.echo(f"wrote {table_path}")
 
 

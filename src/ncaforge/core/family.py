@@ -102,13 +102,20 @@ class Scoring:
     - ``error(model, x, reference)`` -> (B,): the family's own error of each sample, in [0, 1], lower is
       better (the suite scores a sample whose states blew up 1);
     - ``surrogate``: a differentiable stand-in for ``error`` that trained attacks maximise (None: the
-      error itself is differentiable).
+      error itself is differentiable);
+    - ``refusal(model)``: why one of the family's models cannot be scored (a short phrase), or None
+      (None: all can).
     """
 
     name: str
     ready: Callable[..., Any]
     error: Callable[..., Any]
     surrogate: Callable[..., Any] | None = None
+    refusal: Callable[..., str | None] | None = None
+
+    def refuses(self, model: Any) -> str | None:
+        """Why ``model`` cannot be scored, or None."""
+        return self.refusal(model) if self.refusal is not None else None
 
 
 @dataclass(frozen=True)

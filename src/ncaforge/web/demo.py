@@ -172,7 +172,7 @@ def pde_section(nca: NCA, out: Path, scale: int = 3) -> Section:
 def robustness_section(results: dict) -> Section:
     """The robustness leaderboard: per zoo model, the share of runs back within 2x of the unattacked
     model 300 steps after each attack of the suite."""
-    from ncaforge.analysis.robustness import ATTACKS
+    from ncaforge.analysis.robustness import ATTACKS, left_out
 
     rows = [("model", "error measure", *ATTACKS, "mean")]
     for name, r in results["models"].items():
@@ -183,7 +183,9 @@ def robustness_section(results: dict) -> Section:
                    f"`nca robustness --zoo`: seven attacks on each zoo model from its ready states "
                    f"({options.get('samples', '?')} samples, seed {options.get('seed', '?')}); each cell is "
                    "the share of samples back within 2x of the unattacked model's error "
-                   f"{options.get('recovery_steps', '?')} steps after the attack.", table=rows)
+                   f"{options.get('recovery_steps', '?')} steps after the attack. "
+                   + " ".join(left_out(results.get("unscored", {}))),
+                   table=rows)
 
 
 def run_demo(nca: NCA, target: torch.Tensor, out: str | Path, seed: int = 0,

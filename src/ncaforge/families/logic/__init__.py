@@ -8,6 +8,7 @@ from ncaforge.core.view import FieldView
 from ncaforge.families.logic.evaluate import LogicEvaluation, run_evaluation
 from ncaforge.families.logic.model import LogicConfig, build_logic
 from ncaforge.families.logic.objective import make_objective
+from ncaforge.families.logic.score import SCORING
 from ncaforge.families.logic.task import LogicTask, seed_states
 
 FAMILY = Family(
@@ -23,4 +24,5 @@ FAMILY = Family(
     evaluation=Evaluation(LogicEvaluation, run_evaluation,
                           "A logic CA with hard gates: Life's 512 configurations and a random torus against "
                           "true Life, or the checkerboard on its grid and a larger one; active gates."),
+    score=SCORING,
 )

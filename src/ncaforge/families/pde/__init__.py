@@ -7,6 +7,7 @@ from ncaforge.core.view import FieldView
 from ncaforge.families.pde.evaluate import PDEEvaluation, long_run_start, run_evaluation
 from ncaforge.families.pde.model import PDEConfig, build_pde
 from ncaforge.families.pde.objective import make_objective
+from ncaforge.families.pde.score import SCORING
 from ncaforge.families.pde.task import PDETask
 
 FAMILY = Family(
@@ -24,4 +25,5 @@ FAMILY = Family(
     evaluation=Evaluation(PDEEvaluation, run_evaluation,
                           "A PDE NCA on unseen initial conditions: MSE at 1x and 2x the horizon, coverage, "
                           "spectra, symmetry."),
+    score=SCORING,
 )

@@ -7,6 +7,7 @@ from ncaforge.core.family import Family, Schedule
 from ncaforge.data.textures import TextureTask
 from ncaforge.families.reaction_diffusion.model import ReactionDiffusionConfig, build_reaction_diffusion
 from ncaforge.families.texture import EVALUATION, texture_view
+from ncaforge.families.texture.score import SCORING
 from ncaforge.objectives.texture import make_objective, start_states
 
 FAMILY = Family(
@@ -22,4 +23,5 @@ FAMILY = Family(
     seed=start_states,
     view=texture_view,
     evaluation=EVALUATION,
+    score=SCORING,
 )

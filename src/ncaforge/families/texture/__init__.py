@@ -10,6 +10,7 @@ from ncaforge.core.view import RGBView
 from ncaforge.data.textures import TextureTask
 from ncaforge.families.texture.evaluate import TextureEvaluation, run_evaluation
 from ncaforge.families.texture.model import TextureConfig, build_texture
+from ncaforge.families.texture.score import SCORING
 from ncaforge.objectives.texture import make_objective, start_states
 
 EVALUATION = Evaluation(TextureEvaluation, run_evaluation,
@@ -35,5 +36,6 @@ FAMILY = Family(
     seed=start_states,
     view=texture_view,
     evaluation=EVALUATION,
+    score=SCORING,
     web=True,  # the playground runs unquantised texture models (every cell alive: WebGL2's home ground)
 )
