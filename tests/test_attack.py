@@ -185,6 +185,22 @@ def test_attack_and_eval_commands_on_a_growing_host(tmp_path, small_model, disc_
                 "aligned_mse_original_removed"):
         assert np.isfinite(figures[key])
     assert 0 <= figures["recovered_removed"] <= figures["aligned_recovered_removed"] <= 1
+    assert figures["variant_reached"] in (0.0, 0.5, 1.0)  # of 2 samples
+
+
+def test_a_variant_is_reached_only_where_it_is_much_nearer_than_the_original():
+    from ncaforge.families.growing.attack_measures import injection_schedule
+    from ncaforge.families.growing.model import GrowingConfig, build_growing
+
+    host, adversary = build_growing(GrowingConfig(hidden=16)), build_growing(GrowingConfig(hidden=16))
+    original = torch.zeros(4, 16, 16)
+    original[3, 4:12, 4:12] = 1.0
+    kwargs = {"fraction": 0.1, "samples": 2, "grow_steps": 2, "attack_steps": 2, "removed_steps": 2}
+    same, _ = injection_schedule(host, adversary, original, original, **kwargs)
+    assert same["variant_reached"] == 0.0  # as near the variant as the original: not reached
+    empty = torch.zeros_like(original)  # an untrained host keeps nothing alive: its picture is empty
+    near, _ = injection_schedule(host, adversary, empty, original, **kwargs)
+    assert near["mse_variant_attack"] <= 0.5 * near["mse_original_attack"] and near["variant_reached"] == 1.0
 
 
 def test_aligned_mse_forgives_a_small_shift_and_nothing_else():

@@ -204,7 +204,8 @@ def test_the_zoo_leaderboard_names_every_model_it_leaves_out():
     from ncaforge.cli.robustness import zoo_subjects
 
     subjects, others = zoo_subjects()
-    assert {"lizard", "mnist", "gray-scott", "texture-brick", "munca-68", "logic-checkerboard"} <= set(subjects)
+    hosts = {"lizard", "mnist", "gray-scott", "texture-brick", "munca-68", "logic-checkerboard"}
+    assert hosts <= set(subjects)
     assert "rule (Life)" in others["logic-life"] and "no error measure" in others["mnist-judge"]
     assert "against lizard" in others["adversary-tailless"]
     assert set(subjects) | set(others) == set(zoo.names()) and not set(subjects) & set(others)

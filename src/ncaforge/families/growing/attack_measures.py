@@ -13,6 +13,8 @@ from ncaforge.interventions.perturbation import Perturbation
 from ncaforge.interventions.phases import Measure, Phase, PhaseRun, run_phases
 from ncaforge.objectives.losses import rgba_mse
 
+VARIANT_MARGIN = 0.5  # a sample shows the variant: its MSE to it at most this times that to the original
+
 
 def aligned_mse(x: torch.Tensor, target: torch.Tensor, rgba: list[int], shift: int = 2) -> torch.Tensor:
     """Per-sample RGBA MSE to ``target`` at the best integer offset within ``shift`` pixels.
@@ -105,7 +107,9 @@ def injection_schedule(host: NCA, adversary: NCA, variant: torch.Tensor, origina
     Keys ``mse_variant_attack``, ``mse_original_attack``, ``mse_variant_removed``,
     ``mse_original_removed`` (and ``aligned_mse_original_*``, best offset within 2 pixels),
     ``host_mse_original``: the host alone after as many steps, and ``recovered_removed``,
-    ``aligned_recovered_removed``: the fraction of samples back within 2x of it.
+    ``aligned_recovered_removed``: the fraction of samples back within 2x of it; ``variant_reached``:
+    the fraction of samples that show the variant at the end of the attack (their MSE to it at most
+    half their MSE to the original).
     """
     _, h, w = original.shape
     g = torch.Generator().manual_seed(seed)
@@ -118,5 +122,7 @@ def injection_schedule(host: NCA, adversary: NCA, variant: torch.Tensor, origina
     out = run.mean_at_ends()
     out["host_mse_original"] = float(rgba_mse(alone, original, host.layout.rgba).mean())
     out.update(recovery_figures(run.ends["removed"], out["host_mse_original"], "removed"))
+    ends = run.ends["attack"]
+    out["variant_reached"] = float((ends["mse_variant"] <= VARIANT_MARGIN * ends["mse_original"]).mean())
     out["adversary_cells"] = float(mask.sum(dim=(1, 2, 3)).float().mean())
     return out, run
