@@ -158,6 +158,15 @@ def test_attack_and_eval_commands_on_a_growing_host(tmp_path, small_model, disc_
     task = ckpt.load(tmp_path / "inject" / "checkpoint").task
     assert task.attack == "adversary" and task.host == small_model and task.fraction == 0.1
     assert task.grid == (16, 16)
+    first = ckpt.load(tmp_path / "inject" / "checkpoint").state_dict()
+    result = runner.invoke(main, ["attack", "inject", *common, "--lr", "1e-12", "--init",
+                                  str(tmp_path / "inject" / "checkpoint"), "--out", str(tmp_path / "again")])
+    assert result.exit_code == 0, result.output  # trained on from the first adversary: (almost) unmoved
+    again = ckpt.load(tmp_path / "again" / "checkpoint").state_dict()
+    assert all(torch.allclose(first[k], again[k], atol=1e-6) for k in first)
+    result = runner.invoke(main, ["attack", "inject", *common, "--init", str(tmp_path / "c" / "checkpoint"),
+                                  "--out", str(tmp_path / "wrong")])
+    assert result.exit_code != 0 and "--init" in result.output  # a perturbation is no adversary
     out = tmp_path / "perturb.json"
     result = runner.invoke(main, ["eval", "attack", "perturb", "--host", small_model, "--perturbation",
                                   str(tmp_path / "perturb" / "checkpoint") + ":0.5", "--target", disc_png,

@@ -213,3 +213,16 @@ def test_the_zoo_leaderboard_names_every_model_it_leaves_out():
     assert any(line.startswith("Not attacked: ") and "adversary-tailless" in line for line in notes)
     with pytest.raises(FamilyError, match="rule"):
         scoring_of(zoo.load("logic-life"))
+
+
+def test_the_zoo_leaderboard_covers_every_zoo_model():
+    from ncaforge.analysis.robustness import SUITE_VERSION
+    from ncaforge.cli.robustness import zoo_subjects
+
+    board = zoo.robustness()
+    subjects, others = zoo_subjects()
+    assert board["options"]["suite"] == SUITE_VERSION
+    assert set(board["models"]) == set(subjects) and board["unscored"] == others
+    for name, row in board["models"].items():
+        assert set(row["attacks"]) == set(ATTACKS), name
+        assert name in board["table"]

@@ -63,6 +63,9 @@ def growing_options(f: Any) -> Any:
                           "weight, joins the loss (0: off)."),
         click.option("--recover-steps", nargs=2, type=click.IntRange(1), default=(64, 96), show_default=True,
                      help="Growing host: length of that lifted rollout, drawn from [LO, HI)."),
+        click.option("--init", default=None, metavar="NAME|DIR",
+                     help="Start from this trained attack (a zoo name or checkpoint; same shapes), e.g. to "
+                          "train a zoo adversary further."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -72,6 +75,7 @@ def growing_options(f: Any) -> Any:
 def train_attack(kind: str, values: dict[str, Any]) -> None:
     """Train the attack ``kind`` the command's ``values`` describe, then write --out/attack.gif."""
     from ncaforge.analysis.attack import attack_task, attacks_of, preview_frames
+    from ncaforge.cli.train import start_from
     from ncaforge.render.video import write_animation
 
     values, provenance = resumed(values)
@@ -88,12 +92,18 @@ def train_attack(kind: str, values: dict[str, Any]) -> None:
             objective = attacks.objective(host, task, group, values["grad_checkpoint"], values["seed"])
         except (ValueError, OSError) as e:
             fail(str(e))
+        if values["init"]:
+            try:
+                start_from(objective.model, values["init"])
+            except (ValueError, OSError) as e:
+                fail(str(e))
         if getattr(objective, "warning", "") and group.main:
             click.echo(f"warning: {objective.warning}", err=True)
         return objective
 
+    started = {"init": values["init"]} if values["init"] else {}
     run_training(build, values, provenance or {"attack": kind, "host": values["host"],
-                                               "target": values["target"]})
+                                               "target": values["target"], **started})
     if is_main_process():
         trained = load_model(str(values["out"] / "checkpoint"))
         frames = preview_frames(host, trained, trained.task or task, values["seed"])

@@ -46,8 +46,9 @@ def train_command(family: registry.Family) -> click.Command:
                               "process trains on its share.", short_help=family.summary)
 
 
-def start_from(model: Any, spec: str, family: str) -> None:
-    """Copy the weights of the model ``spec`` (zoo name or checkpoint of ``family``) into ``model``."""
+def start_from(model: Any, spec: str, family: str | None = None) -> None:
+    """Copy the weights of the model ``spec`` (zoo name or checkpoint, of ``family`` if given) into
+    ``model``."""
     from ncaforge.cli.common import load_model
 
     source = load_model(spec, family).state_dict()
