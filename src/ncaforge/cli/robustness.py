@@ -63,6 +63,11 @@ def robustness(models: tuple[str, ...], whole_zoo: bool, threads: int, json_path
     options = pick(SuiteOptions, values)
     settings = json.loads(json.dumps({**vars(options), "suite": SUITE_VERSION}))  # as the JSON file has them
     board = len(names) > 1 or whole_zoo
+
+    def leaderboard(results: dict[str, dict]) -> dict:
+        return {"models": results, "unscored": unscored, "table": table(results, unscored),
+                "options": settings}
+
     results = kept(json_path, settings) if board else {}
     for name in names:
         if name in results:
@@ -77,14 +82,12 @@ def robustness(models: tuple[str, ...], whole_zoo: bool, threads: int, json_path
         echo_figures({f"{a} recovered": r["recovered_fraction"] for a, r in rows.items()}
                      | {"mean recovered": results[name]["recovered_fraction_mean"]})
         if json_path and board:  # after every model: a stopped leaderboard resumes where it stopped
-            write_json(json_path, {"models": results, "unscored": unscored, "table": table(results, unscored),
-                                   "options": settings})
+            write_json(json_path, leaderboard(results))
     results = {name: results[name] for name in names}
     click.echo(table(results, unscored))
     if json_path:
-        figures = ({"models": results, "unscored": unscored, "table": table(results, unscored)} if board
-                   else {**results[names[0]], "model": names[0]})
-        write_json(json_path, {**figures, "options": settings})
+        write_json(json_path, leaderboard(results) if board
+                   else {**results[names[0]], "model": names[0], "options": settings})
         click.echo(f"wrote {json_path}")
     if table_path:
         write_text(table_path, table(results, unscored) + "\n")
