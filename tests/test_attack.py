@@ -167,6 +167,12 @@ def test_attack_and_eval_commands_on_a_growing_host(tmp_path, small_model, disc_
     result = runner.invoke(main, ["attack", "inject", *common, "--init", str(tmp_path / "c" / "checkpoint"),
                                   "--out", str(tmp_path / "wrong")])
     assert result.exit_code != 0 and "--init" in result.output  # a perturbation is no adversary
+    result = runner.invoke(main, ["attack", "inject", "--out", str(tmp_path / "inject"), "--resume",
+                                  "--iterations", "3"])
+    assert result.exit_code == 0, result.output  # the run keeps its host and target
+    assert ckpt.load(tmp_path / "inject" / "checkpoint").task.host == small_model
+    result = runner.invoke(main, ["attack", "inject", "--target", "red", "--out", str(tmp_path / "z")])
+    assert result.exit_code != 0 and "give --host" in result.output
     out = tmp_path / "perturb.json"
     result = runner.invoke(main, ["eval", "attack", "perturb", "--host", small_model, "--perturbation",
                                   str(tmp_path / "perturb" / "checkpoint") + ":0.5", "--target", disc_png,

@@ -79,6 +79,9 @@ def train_attack(kind: str, values: dict[str, Any]) -> None:
     from ncaforge.render.video import write_animation
 
     values, provenance = resumed(values)
+    missing = [f"--{k}" for k in ("host", "target") if not values.get(k)]
+    if missing:
+        fail(f"give {' and '.join(missing)} (or --resume a run in --out)")
     host = load_host(values["host"])
     attacks = attacks_of(host)
     schedule = attacks.schedule
@@ -111,8 +114,9 @@ def train_attack(kind: str, values: dict[str, Any]) -> None:
 
 
 @attack.command("inject")
-@click.option("--host", required=True, help="The frozen host: zoo name or checkpoint directory.")
-@click.option("--target", required=True, help=TARGET_HELP)
+@click.option("--host", help="The frozen host: zoo name or checkpoint directory (required, but kept by "
+                             "--resume).")
+@click.option("--target", help=TARGET_HELP + " (Required, but kept by --resume.)")
 @click.option("--fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True,
               help="Probability that a cell is adversarial.")
 @click.option("--region", type=click.Choice(["target", "grid"]), default="target", show_default=True,
@@ -134,8 +138,9 @@ def attack_inject(**values: Any) -> None:
 
 
 @attack.command("perturb")
-@click.option("--host", required=True, help="The frozen growing host: zoo name or checkpoint.")
-@click.option("--target", required=True, help=TARGET_HELP)
+@click.option("--host", help="The frozen growing host: zoo name or checkpoint (required, but kept by "
+                             "--resume).")
+@click.option("--target", help=TARGET_HELP + " (Required, but kept by --resume.)")
 @click.option("--clip", type=click.FloatRange(0, min_open=True), default=None,
               help="Perturbed states are clipped to ±CLIP [the original's 3, or 1.25x the host's "
                    "grown state range when larger: a clip inside that range changes the host itself].")
