@@ -18,6 +18,7 @@ from ncaforge.cli.common import (
     load_term,
     resumed,
     run_training,
+    start_from,
     with_training_options,
 )
 
@@ -75,7 +76,6 @@ def growing_options(f: Any) -> Any:
 def train_attack(kind: str, values: dict[str, Any]) -> None:
     """Train the attack ``kind`` the command's ``values`` describe, then write --out/attack.gif."""
     from ncaforge.analysis.attack import attack_task, attacks_of, preview_frames
-    from ncaforge.cli.train import start_from
     from ncaforge.render.video import write_animation
 
     values, provenance = resumed(values)

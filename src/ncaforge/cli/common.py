@@ -171,6 +171,18 @@ def load_model(spec: str, family: str | None = None) -> nn.Module:
     return zoo.load(spec, family=family)
 
 
+def start_from(model: Any, spec: str, family: str | None = None) -> None:
+    """Copy the weights of the model ``spec`` (zoo name or checkpoint, of ``family`` if given) into
+    ``model``."""
+    source = load_model(spec, family).state_dict()
+    mine = model.state_dict()
+    wrong = sorted(k for k in mine if k not in source or source[k].shape != mine[k].shape)
+    if wrong:
+        raise ValueError(f"--init {spec}: its weights do not fit this model ({', '.join(wrong[:4])}"
+                         f"{', ...' if len(wrong) > 4 else ''} differ); give the same model settings")
+    model.load_state_dict(source)
+
+
 def load_term(spec: str) -> tuple[Any, float]:
     """A perturbation and its scale from NAME|DIR[:k]."""
     from ncaforge import zoo

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ncaforge.cli.common import fail, resumed, run_training, training_options
+from ncaforge.cli.common import fail, resumed, run_training, start_from, training_options
 from ncaforge.cli.options import FamilyCommands, options_of, pick
 from ncaforge.core import family as registry
 
@@ -44,20 +44,6 @@ def train_command(family: registry.Family) -> click.Command:
     return click.Command(family.cli_name, callback=callback, params=params,
                          help=f"{family.summary}.\n\nUnder torchrun, batch and pool sizes are global: each "
                               "process trains on its share.", short_help=family.summary)
-
-
-def start_from(model: Any, spec: str, family: str | None = None) -> None:
-    """Copy the weights of the model ``spec`` (zoo name or checkpoint, of ``family`` if given) into
-    ``model``."""
-    from ncaforge.cli.common import load_model
-
-    source = load_model(spec, family).state_dict()
-    mine = model.state_dict()
-    wrong = sorted(k for k in mine if k not in source or source[k].shape != mine[k].shape)
-    if wrong:
-        raise ValueError(f"--init {spec}: its weights do not fit this model ({', '.join(wrong[:4])}"
-                         f"{', ...' if len(wrong) > 4 else ''} differ); give the same model settings")
-    model.load_state_dict(source)
 
 
 @click.group(cls=FamilyCommands, make=train_command, capability="objective")
