@@ -43,9 +43,13 @@ class Ruler:
     def __init__(self, reference: torch.Tensor, levels: int, projections: int, seed: int) -> None:
         self.reference, self.levels, self.projections, self.seed = reference, levels, projections, seed
 
-    def __call__(self, rgb: torch.Tensor) -> float:
+    def distances(self, rgb: torch.Tensor) -> torch.Tensor:
+        """(B,) the distance of each sample."""
         g = torch.Generator().manual_seed(self.seed)
-        return float(pyramid_swd(rgb, self.reference, g, self.levels, projections=self.projections).mean())
+        return pyramid_swd(rgb, self.reference, g, self.levels, projections=self.projections)
+
+    def __call__(self, rgb: torch.Tensor) -> float:
+        return float(self.distances(rgb).mean())
 
 
 @torch.no_grad()

@@ -9,12 +9,12 @@ import torch
 from ncaforge.core import family as registry
 from ncaforge.core.nca import NCA
 from ncaforge.data.textures import TextureTask
-from ncaforge.objectives.losses import pyramid_swd
+from ncaforge.families.texture.evaluate import Ruler
 from ncaforge.objectives.texture import start_states, texture_rgb
 
 READY_STEPS = 1000  # the step of the evaluation's `swd`
 PROJECTIONS = 128  # directions per level, as the evaluation's default
-RULER_SEED = 0  # the same directions for every measurement
+RULER_SEED = 0  # the evaluation's default --seed: the same directions for every measurement
 
 
 def task_of(model: NCA) -> TextureTask:
@@ -39,10 +39,8 @@ def ready(model: NCA, batch: int, generator: torch.Generator) -> tuple[torch.Ten
 
 def error(model: NCA, x: torch.Tensor, strip: torch.Tensor) -> torch.Tensor:
     """(B,) the pyramid SWD of the picture (clipped to [0, 1]) to the strip, at most 1."""
-    ruler = torch.Generator().manual_seed(RULER_SEED)
-    picture = texture_rgb(model, x).clamp(0.0, 1.0)
-    swd = pyramid_swd(picture, strip[0], ruler, task_of(model).levels, projections=PROJECTIONS)
-    return swd.clamp(max=1.0)
+    ruler = Ruler(strip[0], task_of(model).levels, PROJECTIONS, RULER_SEED)
+    return ruler.distances(texture_rgb(model, x).clamp(0.0, 1.0)).clamp(max=1.0)
 
 
 SCORING = registry.Scoring("patch SWD to the exemplar", ready, error)
