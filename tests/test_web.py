@@ -296,6 +296,29 @@ def test_any_web_family_exports_and_steps_as_the_registry_says(monkeypatch, tmp_
         export.model_spec(odd, "odd")
 
 
+@needs_node
+def test_js_alive_masking_keeps_read_only_inputs(monkeypatch) -> None:
+    """A dead cell is cleared but keeps its inputs (``Layout.keep_inputs``): a class one-hot, say."""
+    monkeypatch.setitem(registry._FAMILIES, "nca", replace(
+        registry.get("nca"), web=True, view=lambda model: RGBAView((0, 1, 2), 3), seed=cross))
+    layout = Layout(8, readonly=(6, 7))  # RGBA, two hidden channels, two inputs
+    perception = FixedPerception(8, ("identity", "sobel_x", "sobel_y"))
+    nca = NCA(layout, perception, UpdateMLP(perception.out_features, 6, (16,)))
+    with torch.no_grad():
+        for p in nca.update.parameters():
+            p.copy_(torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())) * 0.3)
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(1, 8, 12, 16, generator=g)
+    x[:, 3] *= (torch.rand(12, 16, generator=g) < 0.2).float()  # most cells dead or dying
+    fire = torch.rand(1, 1, 12, 16, generator=g) < 0.5
+    with torch.no_grad():
+        want = nca.step(x, fire)
+    cleared = want[0, :6].abs().sum(0) == 0
+    assert cleared.sum() > 20 and torch.equal(want[0, 6:], x[0, 6:])  # cleared cells, inputs kept
+    got = js_step(case_for(nca, "hand", x, fire), tuple(x.shape))
+    assert torch.allclose(got, want, atol=1e-5), float((got - want).abs().max())
+
+
 def symmetric_model(perception: str) -> NCA:
     """An isotropic (or steerable) model with random weights and its task, as a checkpoint has them."""
     from ncaforge.families.isotropic.model import IsotropicConfig, build_symmetric

@@ -6,7 +6,7 @@
  *   2. pre = alive(x): some cell of the 3x3 neighbourhood has alpha > threshold;
  *   3. every cell that fires (and is living, for classifiers) adds its rule's delta
  *      (the adversary's rule where the adversary mask is set; plus noise);
- *   4. x *= pre & alive(x) (masking "pre_post"); the symmetric families (masking "pre") clear
+ *   4. x *= pre & alive(x), read-only inputs kept (masking "pre_post"); the symmetric families (masking "pre") clear
  *      nothing, and steerable cells keep their angle (the last channel) in [0, 2 pi).
  * Fixed-bank features are interleaved per channel ([c0_f0, c0_f1, ..., c1_f0, ...]), the checkpoint
  * format's order; symmetric ones are grouped per kind ([all x | all lap | ...], as SymmetricPerception).
@@ -56,6 +56,7 @@
     const sparseSeed = (s) => ({ background: decode(s.background), cells: decode(s.cells), values: decode(s.values) });
     return {
       spec, name: spec.name, family: spec.family, C, mutable, readonly: spec.readonly,
+      input: Uint8Array.from({ length: C }, (_, c) => (spec.readonly.includes(c) ? 1 : 0)),
       alpha: spec.alpha, living: spec.living, view: spec.view, paint: painter(spec.view, C),
       seed: spec.seed ? sparseSeed(spec.seed) : null, masking,
       turnedSeeds: (spec.turned_seeds || []).map((s) => ({ angle: s.angle, mirror: s.mirror, ...sparseSeed(s) })),
@@ -289,7 +290,9 @@
     if (pre && m.masking === "pre_post") {
       const post = aliveMask(m, out, H, W);
       for (let p = 0; p < N; p++) {
-        if (!(pre[p] && post[p])) out.fill(0, p * C, p * C + C);
+        if (pre[p] && post[p]) continue;
+        const base = p * C;
+        for (let c = 0; c < C; c++) if (!m.input[c]) out[base + c] = 0; // inputs stay, as keep_inputs
       }
     }
     return out;

@@ -3,7 +3,7 @@
  * The state is ceil(C/4) RGBA32F textures (texel (j, i) holds channels 4t..4t+3 of cell (i, j)).
  * A step is up to three passes, as engine.js orders it: the perturbation (alive mask first, then
  * clip(x A) * alive); the update (each cell that fires, lives and is alive before adds its rule's
- * delta, the adversary's where the mask is set, plus noise); the alive masking x *= pre & post.
+ * delta, the adversary's where the mask is set, plus noise); the alive masking x *= pre & post (read-only inputs kept).
  * Fire masks and noise are drawn in JS (NCAEngine.drawFire / drawNoise) and uploaded, so both
  * backends take the same randomness. Weights live in an RGBA32F texture, each matrix row padded
  * to whole texels so that the MLP is dot products of vec4s. Shaders are generated per model.
@@ -149,6 +149,7 @@
     s += "void main() {\n  ivec2 p = ivec2(gl_FragCoord.xy);\n";
     s += `  float keep = sabove(p, ${m.alpha}) && nabove(p, ${m.alpha}) ? 1.0 : 0.0;\n`;
     for (let t = 0; t < T; t++) s += `  o${t} = texelFetch(n${t}, p, 0) * keep;\n`;
+    for (const r of m.readonly) s += `  o${r >> 2}[${r % 4}] = texelFetch(n${r >> 2}, p, 0)[${r % 4}];\n`;
     return s + "}\n";
   }
 
