@@ -19,11 +19,11 @@ from ncaforge.families.growing.objective import IdentityObjective
 TINY = StabilityOptions(grid=(24, 40), steps=6, distances=(10, 20), offsets=(0, 4), delays=(0, 3))
 
 
-def test_a_seed_carries_its_identity_where_it_is_planted():
+def test_a_seed_carries_its_identity():
     nca = build_growing(GrowingConfig(hidden=16))
-    x = identity_seed(nca, 2, 12, 16, torch.tensor([0.25, 0.75]), at=(3, 5))
-    assert x[:, 3].nonzero().tolist() == [[0, 3, 5], [1, 3, 5]]  # alpha: one cell, where asked
-    assert x[:, -1, 3, 5].tolist() == [0.25, 0.75]
+    x = identity_seed(nca, 2, 12, 16, torch.tensor([0.25, 0.75]))
+    assert x[:, 3].nonzero().tolist() == [[0, 6, 8], [1, 6, 8]]  # alpha: the centre cell
+    assert x[:, -1, 6, 8].tolist() == [0.25, 0.75] and x[:, -1].sum().item() == 1.0
     assert identity_values("several") == VALUES and identity_values("none") == ()
     with pytest.raises(ValueError, match="none, one, several"):
         identity_values("many")

@@ -23,15 +23,10 @@ def identity_values(kind: str) -> tuple[float, ...]:
     return {"none": (), "one": (1.0,), "several": VALUES}[kind]
 
 
-def identity_seed(model: NCA, batch: int, height: int, width: int, value: float | torch.Tensor = 1.0,
-                  at: tuple[int, int] | None = None) -> torch.Tensor:
-    """Seeds whose cell (at ``at``, default the centre) carries ``value`` (one, or one per sample) in the
-    identity channel, the last."""
+def identity_seed(model: NCA, batch: int, height: int, width: int,
+                  value: float | torch.Tensor = 1.0) -> torch.Tensor:
+    """Seeds whose centre cell carries ``value`` (one, or one per sample) in the identity channel (the
+    last)."""
     x = model.seed(batch, height, width)
-    if at is not None:
-        x = torch.roll(x, (at[0] - height // 2, at[1] - width // 2), dims=(2, 3))
-        cy, cx = at
-    else:
-        cy, cx = height // 2, width // 2
-    x[:, -1, cy, cx] = torch.as_tensor(value, dtype=x.dtype, device=x.device)
+    x[:, -1, height // 2, width // 2] = torch.as_tensor(value, dtype=x.dtype, device=x.device)
     return x
