@@ -44,7 +44,7 @@ def classifier_injection(host: NCA, adversary: NCA, images: torch.Tensor, labels
     g = torch.Generator().manual_seed(seed)
     run, sums, n = Intervened(host, adversary=adversary), {}, len(images)
     steps: list[int] = []
-    with bar(None, progress, total=n, unit="digit") as progress_bar:
+    with bar(None, progress, log_every=30, total=n, unit="digit", desc="digits") as progress_bar:
         for lo in range(0, n, batch):
             y = labels[lo:lo + batch].to(device, torch.long)
             x = digit_state(host, images[lo:lo + batch].to(device, torch.float32) / 255)

@@ -95,7 +95,7 @@ def classify(nca: NCA, images: torch.Tensor, labels: torch.Tensor, steps: int = 
     correct = np.zeros((2 * steps + 1, n), dtype=np.int64)
     cells = np.zeros_like(correct)
     votes = np.zeros(n, dtype=np.int64)
-    with bar(None, progress, total=n, unit="digit") as progress_bar:
+    with bar(None, progress, log_every=30, total=n, unit="digit", desc="digits") as progress_bar:
         for lo in range(0, n, batch):
             idx = torch.arange(lo, min(lo + batch, n))
             x = digit_state(nca, images[idx].to(device, torch.float32) / 255)
