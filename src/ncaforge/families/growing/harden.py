@@ -9,10 +9,10 @@ at random from those asked for, and the loss at the end of the rollout asks them
   of standard deviation drawn from 0.02-0.1) for the first steps of the rollout;
 - ``inject``: 10% of the living cells follow an adversary for the first steps.
 
-Attacked steps clip the states to the host's own range (``default_clip`` of the batch), as the attack
-suite does. The adversary (the
-  host's architecture) trains alongside: each batch it takes one normalised gradient step to *raise*
-  the host's error on the attacked samples, then the host trains against it (a min-max game).
+The adversary (the host's architecture) trains alongside: each batch it takes one normalised gradient
+step to *raise* the host's error on the attacked samples, then the host trains against it (a min-max
+game). Attacked steps clip the states to the host's own range (``default_clip`` of the batch), as the
+attack suite does.
 """
 
 from __future__ import annotations
