@@ -4,7 +4,10 @@ raise the host's error, recovery is judged against the unattacked host, and `nca
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import imageio.v3 as iio
+import numpy as np
 import pytest
 import torch
 
@@ -13,6 +16,7 @@ from ncaforge.analysis.robustness import (
     ATTACKS,
     SuiteOptions,
     SuiteRun,
+    attack_sheet,
     figures,
     host_cells,
     one_shot,
@@ -95,12 +99,24 @@ def test_states_that_blow_up_score_the_worst_error():
     assert e[0] == 1.0 and e[1] < 0.01
 
 
-def test_the_suite_reports_every_attack():
-    out = run_suite(zoo.load("lizard"), TINY)
+def test_the_suite_reports_every_attack_and_shows_its_states():
+    lizard, seen = zoo.load("lizard"), {}
+
+    def observe(name: str, attacked: torch.Tensor, recovered: torch.Tensor) -> None:
+        seen[name] = (attacked, recovered)
+
+    out = run_suite(lizard, TINY, observe=observe)
     assert set(out["attacks"]) == set(ATTACKS)
     for row in out["attacks"].values():
         assert 0.0 <= row["recovered_fraction"] <= 1.0 and row["damage"] >= 0.0
     assert out["family"] == "growing" and out["error"].startswith("RGBA MSE")
+    assert list(seen) == list(ATTACKS)  # each attack's states after it and after recovery
+    for attacked, recovered in seen.values():
+        assert attacked.shape == recovered.shape == (2, 16, 72, 72)
+    assert not torch.equal(*seen["disc"])  # the recovery steps ran
+    sheet = attack_sheet(lizard, seen, samples=2, scale=1)
+    assert sheet.shape[0] > 7 * 72 and sheet.shape[1] > 4 * 72 and sheet.dtype == np.uint8
+    assert 0.3 < (sheet == 255).all(-1).mean() < 0.99  # lizards on white, captions
 
 
 def test_an_attack_is_not_a_host():
@@ -122,8 +138,10 @@ def test_nca_robustness_writes_figures_and_a_leaderboard(small_model, tmp_path):
     result = CliRunner().invoke(main, [
         "robustness", "--model", small_model, "--samples", "2", "--budget", "1", "--attack-steps", "2",
         "--recovery-steps", "2", "--directions", "1", "--rollout", "2", "3", "--seed", "3",
-        "--json", str(out), "--table", str(board)])
+        "--json", str(out), "--table", str(board), "--pictures", str(tmp_path / "pictures")])
     assert result.exit_code == 0, result.output
+    sheet = iio.imread(tmp_path / "pictures" / f"{Path(small_model).name}.png")
+    assert sheet.ndim == 3 and sheet.shape[0] > len(ATTACKS) * 8  # a row per attack
     figures = json.loads(out.read_text())
     assert figures["model"] == small_model and figures["options"]["seed"] == 3
     assert set(figures["attacks"]) == set(ATTACKS)

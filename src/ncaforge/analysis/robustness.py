@@ -28,8 +28,10 @@ host run as long from the same states with the same randomness).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -39,6 +41,8 @@ from ncaforge.families.perturbation.task import AttackTask
 from ncaforge.interventions.injection import adversary_mask
 from ncaforge.interventions.intervened import Intervened, attack_rule
 from ncaforge.interventions.perturbation import default_clip
+from ncaforge.render.frames import tile, to_image
+from ncaforge.render.views import picture
 
 ONE_SHOT = {"disc": None, "death_10": 0.1, "death_30": 0.3, "noise_0.1": 0.1, "noise_0.3": 0.3}
 TRAINED = ("adversary_10", "perturbation")
@@ -193,11 +197,11 @@ class SuiteRun:
 
     @torch.no_grad()
     def sustained(self, rule: Intervened, salt: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(end-of-attack states, error after recovery) under ``rule`` for ``attack_steps``."""
+        """(end-of-attack states, states after recovery) under ``rule`` for ``attack_steps``."""
         g = self.generator(salt)
         mask = self.adversary_mask(self.x, g) if rule.adversary is not None else None
         attacked = rule.clipped_rollout(self.x, self.options.attack_steps, self.clip, g, mask)
-        return attacked, self.error(self.host.rollout(attacked, self.options.recovery_steps, g))
+        return attacked, self.host.rollout(attacked, self.options.recovery_steps, g)
 
 
 def figures(damage: torch.Tensor, recovered: torch.Tensor, host: torch.Tensor) -> dict[str, float]:
@@ -208,8 +212,15 @@ def figures(damage: torch.Tensor, recovered: torch.Tensor, host: torch.Tensor) -
             "recovered_fraction": float((recovered <= RECOVERY_FACTOR * scale).float().mean())}
 
 
-def run_suite(host: nn.Module, options: SuiteOptions, progress: bool = False) -> dict:
-    """Every attack of the suite on ``host``: ``{"attacks": {name: figures}, ...}`` (see :func:`figures`)."""
+Observer = Callable[[str, torch.Tensor, torch.Tensor], None]
+
+
+def run_suite(host: nn.Module, options: SuiteOptions, progress: bool = False,
+              observe: Observer | None = None) -> dict:
+    """Every attack of the suite on ``host``: ``{"attacks": {name: figures}, ...}`` (see :func:`figures`).
+    ``observe`` (for pictures) is called with each attack's name, its end-of-attack states and the states
+    after recovery."""
+    observe = observe or (lambda name, attacked, recovered: None)
     start = time.perf_counter()
     run = SuiteRun(host, options, progress)
     o = options
@@ -221,13 +232,16 @@ def run_suite(host: nn.Module, options: SuiteOptions, progress: bool = False) ->
         damaged = one_shot(name, host, run.x, run.generator(10 + i))
         g = run.generator(20 + i)
         with torch.no_grad():
-            recovered = run.error(host.rollout(damaged, o.recovery_steps, g))
-        out["attacks"][name] = figures(run.error(damaged), recovered, run.baseline(o.recovery_steps, 20 + i))
+            recovered = host.rollout(damaged, o.recovery_steps, g)
+        out["attacks"][name] = figures(run.error(damaged), run.error(recovered),
+                                       run.baseline(o.recovery_steps, 20 + i))
+        observe(name, damaged, recovered)
     host_after = run.baseline(o.attack_steps + o.recovery_steps, 40)
     adversary = run.train(attack_rule(host, "adversary"), 30)
     attacked, recovered = run.sustained(Intervened(host, adversary=adversary), 40)
-    out["attacks"]["adversary_10"] = figures(run.error(attacked), recovered, host_after)
-    strongest = None
+    out["attacks"]["adversary_10"] = figures(run.error(attacked), run.error(recovered), host_after)
+    observe("adversary_10", attacked, recovered)
+    strongest, strongest_states = None, None
     for k in range(o.directions):
         rule = attack_rule(host, "perturbation", run.clip)
         gk = run.generator(50 + k)
@@ -235,15 +249,30 @@ def run_suite(host: nn.Module, options: SuiteOptions, progress: bool = False) ->
             rule.perturbation.weight.copy_(torch.randn(rule.perturbation.weight.shape, generator=gk) * 0.002)
         perturbation = run.train(rule, 50 + k)
         attacked, recovered = run.sustained(Intervened(host, perturbation=perturbation), 40)
-        row = figures(run.error(attacked), recovered, host_after)
+        row = figures(run.error(attacked), run.error(recovered), host_after)
         row["direction"] = k
         if strongest is None or row["damage"] > strongest["damage"]:
-            strongest = row
+            strongest, strongest_states = row, (attacked, recovered)
     out["attacks"]["perturbation"] = strongest
+    observe("perturbation", *strongest_states)
     rows = out["attacks"].values()
     out["recovered_fraction_mean"] = sum(r["recovered_fraction"] for r in rows) / len(out["attacks"])
     out["seconds"] = round(time.perf_counter() - start, 1)
     return out
+
+
+def attack_sheet(host: nn.Module, states: dict[str, tuple[torch.Tensor, torch.Tensor]], samples: int = 3,
+                 scale: int = 2) -> np.ndarray:
+    """One picture of what each attack did (``states``: name -> end-of-attack and recovered states, as
+    ``run_suite`` observes them): a row per attack, the first ``samples`` samples after the attack and
+    after recovery, side by side, in the host's family's picture."""
+    images, labels = [], []
+    for attacked, recovered in states.values():
+        n = min(samples, len(attacked))
+        shown = torch.stack([attacked[:n], recovered[:n]], 1).flatten(0, 1)  # attacked 1, recovered 1, ...
+        images += [to_image(rgb, scale) for rgb in picture(host, shown)]
+        labels += [text for i in range(n) for text in (f"attacked {i + 1}", f"recovered {i + 1}")]
+    return tile(images, columns=len(images) // len(states), labels=labels, row_labels=list(states))
 
 
 def table(results: dict[str, dict], unscored: dict[str, str] | None = None) -> str:

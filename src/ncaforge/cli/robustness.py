@@ -41,9 +41,12 @@ def zoo_subjects() -> tuple[list[str], dict[str, str]]:
                  help="Write the figures here (one model: its figures; several: under \"models\", after "
                       "each model, and the models a file made with the same options holds are kept)."),
     click.Option(["--table", "table_path"], type=click.Path(dir_okay=False, path_type=Path), default=None,
-                 help="Write the leaderboard (recovered fraction per attack) here as a markdown table.")])
+                 help="Write the leaderboard (recovered fraction per attack) here as a markdown table."),
+    click.Option(["--pictures", "pictures"], type=click.Path(file_okay=False, path_type=Path), default=None,
+                 help="Write DIR/MODEL.png per model: each attack's first samples at its end and after "
+                      "recovery.")])
 def robustness(models: tuple[str, ...], whole_zoo: bool, threads: int, json_path: Path | None,
-               table_path: Path | None, **values: Any) -> None:
+               table_path: Path | None, pictures: Path | None, **values: Any) -> None:
     """The attack suite: a disc cut, 10% and 30% cell death, state noise (sigma 0.1, 0.3), 10%
     adversarial cells trained briefly against the host, and the strongest of --directions global
     perturbations trained as briefly. For each: the damage at the end of the attack and, --recovery-steps
@@ -70,12 +73,15 @@ def robustness(models: tuple[str, ...], whole_zoo: bool, threads: int, json_path
 
     results = kept(json_path, settings) if board else {}
     for name in names:
-        if name in results:
+        if name in results and not (pictures and not picture_path(pictures, name).exists()):
             click.echo(f"{name}: kept from {json_path} (same options)")
             continue
         click.echo(f"attack suite on {name}")
+        states: dict = {}
         try:
-            results[name] = run_suite(load_model(name), options, progress=True)
+            host = load_model(name)
+            results[name] = run_suite(host, options, progress=True,
+                                      observe=lambda a, x, y, into=states: into.update({a: (x, y)}))
         except ValueError as e:
             fail(f"{name}: {e}")
         rows = results[name]["attacks"]
@@ -83,6 +89,11 @@ def robustness(models: tuple[str, ...], whole_zoo: bool, threads: int, json_path
                      | {"mean recovered": results[name]["recovered_fraction_mean"]})
         if json_path and board:  # after every model: a stopped leaderboard resumes where it stopped
             write_json(json_path, leaderboard(results))
+        if pictures:
+            try:
+                write_sheet(picture_path(pictures, name), host, states)
+            except ValueError as e:  # a family with no picture of its states
+                fail(f"{name}: {e}")
     results = {name: results[name] for name in names}
     click.echo(table(results, unscored))
     if json_path:
@@ -92,6 +103,23 @@ def robustness(models: tuple[str, ...], whole_zoo: bool, threads: int, json_path
     if table_path:
         write_text(table_path, table(results, unscored) + "\n")
         click.echo(f"wrote {table_path}")
+
+
+def picture_path(folder: Path, name: str) -> Path:
+    """Where ``--pictures`` puts model ``name``'s sheet (a checkpoint directory: its folder's name)."""
+    return folder / f"{Path(name).name if Path(name).is_dir() else name}.png"
+
+
+def write_sheet(path: Path, host: Any, states: dict) -> None:
+    """The attack sheet of ``host`` (see ``attack_sheet``) as a PNG, written atomically."""
+    import imageio.v3 as iio
+
+    from ncaforge.analysis.robustness import attack_sheet
+    from ncaforge.core.atomic import atomic_file
+
+    with atomic_file(path) as tmp:
+        iio.imwrite(tmp, attack_sheet(host, states))
+    click.echo(f"wrote {path}")
 
 
 def kept(json_path: Path | None, settings: dict) -> dict[str, dict]:
