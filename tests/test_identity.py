@@ -12,7 +12,13 @@ from click.testing import CliRunner
 from conftest import train_and_resume
 from ncaforge.analysis.stability import StabilityOptions, bbox_area, two_organisms
 from ncaforge.cli import main
-from ncaforge.families.growing.identity import VALUES, identity_seed, identity_values
+from ncaforge.families.growing.identity import (
+    VALUES,
+    identity_error,
+    identity_seed,
+    identity_values,
+    kept_identity,
+)
 from ncaforge.families.growing.model import GrowingConfig, build_growing
 from ncaforge.families.growing.objective import IdentityObjective
 
@@ -38,11 +44,24 @@ def test_the_loss_asks_living_cells_to_keep_their_identity():
     x = torch.zeros(2, 16, 12, 12)
     x[:, 3:, 4:8, 4:8] = 1.0  # a block of living cells whose identity channel is 1
     ids = torch.tensor([1.0, 0.25])
-    error = objective.identity_error(x, ids)
+    error = identity_error(nca, x, ids)
     assert error[0] == 0.0 and error[1] == pytest.approx(0.75**2)
     idx, _ = objective.batch(torch.Generator().manual_seed(0))
     assert objective.batch_ids[:4].tolist() == list(VALUES)  # the restarted samples carry the starts' ids
     assert torch.equal(objective.pool["ids"][idx], objective.batch_ids)
+
+
+def test_the_evaluation_tells_a_kept_identity_from_a_lost_one():
+    from ncaforge.families.growing.task import GrowingTask
+
+    nca = build_growing(GrowingConfig(hidden=16))  # untrained: the identity map, every seed keeps its value
+    nca.task = GrowingTask(identity="several")
+    kept = kept_identity(nca, (12, 12), steps=5)
+    assert kept["identity_error_5"] == 0.0 and kept["identity_spread_5"] == pytest.approx(0.75)
+    with torch.no_grad():
+        nca.update.net[-1].bias[-1] = 0.2  # every firing cell drifts away from its identity
+    lost = kept_identity(nca, (12, 12), steps=5)
+    assert lost["identity_error_5"] > 0.01 and lost["identity_error_5_max"] >= lost["identity_error_5"]
 
 
 def test_nca_train_growing_with_identity_trains_and_resumes(tmp_path, disc_png):

@@ -14,6 +14,7 @@ from ncaforge.core.family import Report, recorded
 from ncaforge.core.nca import NCA
 from ncaforge.core.progress import bar
 from ncaforge.data.targets import load_target
+from ncaforge.families.growing.identity import kept_identity
 from ncaforge.interventions.damage import disc_mask
 from ncaforge.objectives.losses import rgba_mse
 
@@ -149,4 +150,7 @@ def run_evaluation(nca: NCA, options: GrowingEvaluation, progress: bool = False,
                        persistence_steps=options.persistence_steps, target_size=size, progress=progress)
     figures["target"] = options.target or task.target
     shown = ("mse_100", "mse_200", "persistence_max_mse", "regen_mse")
+    if getattr(task, "identity", "none") != "none":  # does each organism keep the identity it was seeded?
+        figures |= kept_identity(nca, tuple(target.shape[1:]), seed=options.seed)
+        shown += ("identity_error_200", "identity_spread_200")
     return Report(figures, {k: figures[k] for k in shown})

@@ -30,3 +30,27 @@ def identity_seed(model: NCA, batch: int, height: int, width: int,
     x = model.seed(batch, height, width)
     x[:, -1, height // 2, width // 2] = torch.as_tensor(value, dtype=x.dtype, device=x.device)
     return x
+
+
+def identity_error(model: NCA, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """(B,) mean squared difference of the living cells' (alpha above the threshold) identity channel from
+    each sample's identity ``ids`` (B,)."""
+    alive = (x[:, model.layout.alpha] > model.alive_threshold).to(x.dtype)
+    wrong = (x[:, -1] - ids[:, None, None]).pow(2) * alive
+    return wrong.sum(dim=(1, 2)) / alive.sum(dim=(1, 2)).clamp(min=1)
+
+
+@torch.no_grad()
+def kept_identity(model: NCA, grid: tuple[int, int], steps: int = 200, seed: int = 0) -> dict[str, float]:
+    """How well a model trained with identities keeps them: from a seed carrying each of its values,
+    ``steps`` steps, then the living cells' identity error (:func:`identity_error`), mean and worst, and
+    the spread of the organisms' mean identities (0 when every organism holds the same value, whatever
+    its seed carried)."""
+    values = torch.tensor(identity_values(model.task.identity))
+    seeds = identity_seed(model, len(values), *grid, values)
+    x = model.rollout(seeds, steps, torch.Generator().manual_seed(seed))
+    error = identity_error(model, x, values)
+    alive = (x[:, model.layout.alpha] > model.alive_threshold).to(x.dtype)
+    held = (x[:, -1] * alive).sum(dim=(1, 2)) / alive.sum(dim=(1, 2)).clamp(min=1)
+    return {f"identity_error_{steps}": float(error.mean()), f"identity_error_{steps}_max": float(error.max()),
+            f"identity_spread_{steps}": float(held.max() - held.min())}

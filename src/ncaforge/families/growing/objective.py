@@ -22,7 +22,7 @@ import torch
 from ncaforge.core import budget
 from ncaforge.core.nca import NCA
 from ncaforge.families.growing.harden import Hardening
-from ncaforge.families.growing.identity import identity_seed, identity_values
+from ncaforge.families.growing.identity import identity_error, identity_seed, identity_values
 from ncaforge.families.growing.task import MODES, GrowingTask
 from ncaforge.interventions.damage import random_disc_damage
 from ncaforge.interventions.injection import adversary_mask
@@ -193,15 +193,9 @@ class IdentityObjective(GrowingObjective):
             self.pool = Pool(**self.pool.tensors, ids=self.values[torch.arange(len(self.pool)) % len(values)])
         self.batch_ids = self.values[torch.arange(self.batch_size) % len(values)]
 
-    def identity_error(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        """(B,) mean squared difference of the living cells' (alpha above the threshold) identity channel
-        from ``ids``."""
-        alive = (x[:, self.host.layout.alpha] > self.host.alive_threshold).to(x.dtype)
-        wrong = (x[:, -1] - ids[:, None, None]).pow(2) * alive
-        return wrong.sum(dim=(1, 2)) / alive.sum(dim=(1, 2)).clamp(min=1)
-
     def per_sample_loss(self, x: torch.Tensor) -> torch.Tensor:
-        return super().per_sample_loss(x) + self.weight * self.identity_error(x, self.batch_ids[: len(x)])
+        ids = self.batch_ids[: len(x)]
+        return super().per_sample_loss(x) + self.weight * identity_error(self.host, x, ids)
 
     def select(self, idx: torch.Tensor, fresh: int = 0) -> None:
         """The identities of the batch's samples; those that restart carry the start states' values."""
