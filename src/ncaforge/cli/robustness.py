@@ -73,7 +73,7 @@ def robustness(models: tuple[str, ...], whole_zoo: bool, threads: int, json_path
 
     results = kept(json_path, settings) if board else {}
     for name in names:
-        if name in results and not (pictures and not picture_path(pictures, name).exists()):
+        if name in results and (pictures is None or picture_path(pictures, name).exists()):
             click.echo(f"{name}: kept from {json_path} (same options)")
             continue
         click.echo(f"attack suite on {name}")

@@ -32,12 +32,16 @@ def identity_seed(model: NCA, batch: int, height: int, width: int,
     return x
 
 
-def identity_error(model: NCA, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    """(B,) mean squared difference of the living cells' (alpha above the threshold) identity channel from
-    each sample's identity ``ids`` (B,)."""
+def living_mean(model: NCA, values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """(B,) the mean of ``values`` (B, H, W) over each sample's living cells (alpha above the threshold)."""
     alive = (x[:, model.layout.alpha] > model.alive_threshold).to(x.dtype)
-    wrong = (x[:, -1] - ids[:, None, None]).pow(2) * alive
-    return wrong.sum(dim=(1, 2)) / alive.sum(dim=(1, 2)).clamp(min=1)
+    return (values * alive).sum(dim=(1, 2)) / alive.sum(dim=(1, 2)).clamp(min=1)
+
+
+def identity_error(model: NCA, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """(B,) mean squared difference of the living cells' identity channel from each sample's identity
+    ``ids`` (B,)."""
+    return living_mean(model, (x[:, -1] - ids[:, None, None]).pow(2), x)
 
 
 @torch.no_grad()
@@ -49,8 +53,6 @@ def kept_identity(model: NCA, grid: tuple[int, int], steps: int = 200, seed: int
     values = torch.tensor(identity_values(model.task.identity))
     seeds = identity_seed(model, len(values), *grid, values)
     x = model.rollout(seeds, steps, torch.Generator().manual_seed(seed))
-    error = identity_error(model, x, values)
-    alive = (x[:, model.layout.alpha] > model.alive_threshold).to(x.dtype)
-    held = (x[:, -1] * alive).sum(dim=(1, 2)) / alive.sum(dim=(1, 2)).clamp(min=1)
+    error, held = identity_error(model, x, values), living_mean(model, x[:, -1], x)
     return {f"identity_error_{steps}": float(error.mean()), f"identity_error_{steps}_max": float(error.max()),
             f"identity_spread_{steps}": float(held.max() - held.min())}
