@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ncaforge.core.atomic import atomic_dir, atomic_file, recover_dir
+from ncaforge.core.atomic import atomic_dir, atomic_file, recover_dir, uninterrupted
 from ncaforge.core.lock import LOCK_FILE, LockedError, locked
 from ncaforge.io import checkpoint as ckpt
 
@@ -106,6 +106,25 @@ def test_a_full_or_read_only_disk_fails_cleanly_and_keeps_the_checkpoint(tmp_pat
     assert saved_iteration(run) == 2
     assert all(torch.equal(before[k], v) for k, v in weights(run).items())
     assert not [p for p in run.iterdir() if ".tmp" in p.name] and not (run / LOCK_FILE).exists()
+
+
+def test_a_signal_during_a_save_is_delivered_after_it():
+    """Ctrl-C or SIGTERM inside `uninterrupted()` waits for the block, then reaches its own handler."""
+    done = []
+    with pytest.raises(KeyboardInterrupt), uninterrupted():
+        signal.raise_signal(signal.SIGINT)
+        done.append("saved")
+    assert done == ["saved"]
+    terms = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: terms.append(signum))
+    try:
+        with uninterrupted():
+            signal.raise_signal(signal.SIGTERM)
+            assert not terms  # held
+        assert terms == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers are given back
 
 
 def wait_for(predicate, seconds: float = 60) -> None:

@@ -41,7 +41,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ncaforge.core.atomic import atomic_dir, recover_dir, write_text
+from ncaforge.core.atomic import atomic_dir, recover_dir, uninterrupted, write_text
 from ncaforge.core.config import Config
 from ncaforge.core.errors import NcaError
 from ncaforge.core.lock import LockedError, locked
@@ -230,15 +230,16 @@ class Trainer:
                       "train_seconds": round(self.elapsed, 1), "machine": machine(),
                       "train_config": asdict(self.config),
                       "final_loss": self.records[-1]["loss"] if self.records else None}
-        with atomic_dir(self.ckpt_dir) as tmp:
-            ckpt.write_model(tmp, self.objective.model, provenance, task=self.task)
-            save_train_state(tmp / STATE_FILE, train_state)
-            (tmp / STATE_JSON).write_text(json.dumps(
-                {"iteration": self.iteration, "elapsed": self.elapsed,
-                 "config": asdict(self.config)}, indent=2))
-        if self.plot and self.records:
-            plot_loss([r["iteration"] for r in self.records], [r["loss"] for r in self.records],
-                      self.run_dir / "loss.png")
+        with uninterrupted():  # Ctrl-C stops the run right after, not inside a library's half-built state
+            with atomic_dir(self.ckpt_dir) as tmp:
+                ckpt.write_model(tmp, self.objective.model, provenance, task=self.task)
+                save_train_state(tmp / STATE_FILE, train_state)
+                (tmp / STATE_JSON).write_text(json.dumps(
+                    {"iteration": self.iteration, "elapsed": self.elapsed,
+                     "config": asdict(self.config)}, indent=2))
+            if self.plot and self.records:
+                plot_loss([r["iteration"] for r in self.records], [r["loss"] for r in self.records],
+                          self.run_dir / "loss.png")
 
     def _flush_metrics(self) -> None:
         """Append the records not yet in metrics.jsonl (rank 0; the first time, rewrite it whole, atomically).
