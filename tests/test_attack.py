@@ -164,6 +164,8 @@ def test_attack_and_eval_commands_on_a_growing_host(tmp_path, small_model, disc_
     assert result.exit_code == 0, result.output  # trained on from the first adversary: (almost) unmoved
     again = ckpt.load(tmp_path / "again" / "checkpoint").state_dict()
     assert all(torch.allclose(first[k], again[k], atol=1e-6) for k in first)
+    made = ckpt.load(tmp_path / "again" / "checkpoint").provenance["init_provenance"]  # the chain is kept
+    assert made["command"] == ckpt.load(tmp_path / "inject" / "checkpoint").provenance["command"]
     result = runner.invoke(main, ["attack", "inject", *common, "--init", str(tmp_path / "c" / "checkpoint"),
                                   "--out", str(tmp_path / "wrong")])
     assert result.exit_code != 0 and "--init" in result.output  # a perturbation is no adversary

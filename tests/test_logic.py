@@ -240,6 +240,7 @@ def test_train_init_starts_from_a_checkpoints_weights_and_refuses_other_shapes(t
     a, b = zoo.load(str(tmp_path / "a" / "checkpoint")), zoo.load(str(tmp_path / "b" / "checkpoint"))
     assert all(torch.allclose(p, q, atol=1e-6) for p, q in zip(a.parameters(), b.parameters(), strict=True))
     assert b.config.straight_through and b.provenance["init"] == str(tmp_path / "a" / "checkpoint")
+    assert b.provenance["init_provenance"]["command"] == a.provenance["command"]  # the chain is kept
     assert "--update-layers 8,4,2 " in a.provenance["command"]  # the recorded command runs again as it is
     bad = CliRunner().invoke(main, ["train", "logic", "--kernels", "3", "--iterations", "1", *init,
                                     "--out", str(tmp_path / "c")])

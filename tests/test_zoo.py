@@ -30,6 +30,20 @@ def test_add_then_load_by_name_with_provenance(tmp_path, tmp_zoo):
     assert zoo.names() == ["tiny", "second"] and zoo.index()[0]["metrics"] == {"mse_200": 0.25}
 
 
+def test_provenance_names_the_chain_of_runs_a_model_was_started_from(tmp_path, tmp_zoo):
+    first = {"command": "nca train growing --seed 0", "seed": 0}
+    second = {"command": "nca train growing --init base", "init": "base", "init_provenance": first}
+    ckpt.save(tmp_path / "run", random_growing(hidden=8), {"command": "nca train growing --init mid",
+                                                           "init": "mid", "init_provenance": second})
+    zoo.add(tmp_path / "run", "tiny", "a tiny test model", {})
+    rows = zoo.how_made(zoo.load("tiny").provenance)
+    assert rows == [("command", "nca train growing --init mid"),
+                    ("started from", "mid (made by nca train growing --init base)"),
+                    ("started from", "base (made by nca train growing --seed 0)")]
+    assert "- started from: `base (made by nca train growing --seed 0)`" in (
+        tmp_zoo / "tiny" / "PROVENANCE.md").read_text()
+
+
 def test_damaged_zoo_weights_are_refused(tmp_path, tmp_zoo):
     ckpt.save(tmp_path / "run", random_growing(hidden=8))
     zoo.add(tmp_path / "run", "tiny", "a tiny test model", {})

@@ -13,6 +13,7 @@ from ncaforge.cli.common import (
     composed,
     echo_figures,
     fail,
+    init_record,
     is_main_process,
     load_model,
     load_term,
@@ -104,9 +105,9 @@ def train_attack(kind: str, values: dict[str, Any]) -> None:
             click.echo(f"warning: {objective.warning}", err=True)
         return objective
 
-    started = {"init": values["init"]} if values["init"] else {}
     run_training(build, values, provenance or {"attack": kind, "host": values["host"],
-                                               "target": values["target"], **started})
+                                               "target": values["target"],
+                                               **init_record(values["init"])})
     if is_main_process():
         trained = load_model(str(values["out"] / "checkpoint"))
         frames = preview_frames(host, trained, trained.task or task, values["seed"])

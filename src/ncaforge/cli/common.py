@@ -171,6 +171,14 @@ def load_model(spec: str, family: str | None = None) -> nn.Module:
     return zoo.load(spec, family=family)
 
 
+def init_record(spec: str | None, family: str | None = None) -> dict[str, Any]:
+    """What a run started from ``spec`` (``--init``) records: its name and its own provenance, so the
+    chain of commands that made the new model is kept with it."""
+    if not spec:
+        return {}
+    return {"init": spec, "init_provenance": getattr(load_model(spec, family), "provenance", {})}
+
+
 def start_from(model: Any, spec: str, family: str | None = None) -> None:
     """Copy the weights of the model ``spec`` (zoo name or checkpoint, of ``family`` if given) into
     ``model``."""

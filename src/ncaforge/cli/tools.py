@@ -81,7 +81,6 @@ def zoo() -> None:
 
 
 ZOO_WIDTH = 100  # columns of `nca zoo list` where the terminal's width is unknown
-PROVENANCE_KEYS = ("command", "seed", "iterations", "train_seconds", "machine", "final_loss")
 
 
 @zoo.command("list")
@@ -122,7 +121,7 @@ def zoo_show(name: str) -> None:
     click.echo(table([("family", entry["family"]), ("sha256", entry["sha256"]),
                       ("provenance", str(path / "PROVENANCE.md"))]))
     metrics = list(entry.get("metrics", {}).items())
-    made = [(k, provenance[k]) for k in PROVENANCE_KEYS if k in provenance]
+    made = zoo_mod.how_made(provenance)
     for title, rows in (("metrics", metrics), ("how it was made", made)):
         click.echo(f"\n{title}\n" + textwrap.indent(table(rows) if rows else "(not recorded)", "  "))
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ncaforge.cli.common import fail, resumed, run_training, start_from, training_options
+from ncaforge.cli.common import fail, init_record, resumed, run_training, start_from, training_options
 from ncaforge.cli.options import FamilyCommands, options_of, pick
 from ncaforge.core import family as registry
 
@@ -38,8 +38,7 @@ def train_command(family: registry.Family) -> click.Command:
             except (ValueError, OSError) as e:
                 fail(str(e))
 
-        extra = {"init": values["init"]} if values["init"] else {}
-        run_training(build, values, {**extra, **(provenance or {})}, s.optimizer)
+        run_training(build, values, provenance or init_record(values["init"], family.name), s.optimizer)
 
     return click.Command(family.cli_name, callback=callback, params=params,
                          help=f"{family.summary}.\n\nUnder torchrun, batch and pool sizes are global: each "

@@ -13,6 +13,20 @@ import torch
 from ncaforge.core.nca import NCA
 from ncaforge.io import checkpoint as ckpt
 
+MADE = ("command", "seed", "iterations", "train_seconds", "machine", "final_loss")
+
+
+def how_made(provenance: dict) -> list[tuple[str, object]]:
+    """(key, value) rows of how a model was made: its run's figures, then, for a run started from
+    another model (``--init``), that model and the command that made it, back to a run from scratch."""
+    rows = [(key, provenance[key]) for key in MADE if key in provenance]
+    while provenance.get("init"):
+        source = provenance.get("init_provenance") or {}
+        made_by = f" (made by {source['command']})" if "command" in source else ""
+        rows.append(("started from", f"{provenance['init']}{made_by}"))
+        provenance = source
+    return rows
+
 
 def zoo_dir() -> Path:
     return Path(str(resources.files("ncaforge.zoo")))
@@ -76,8 +90,7 @@ def add(checkpoint_dir: str | Path, name: str, description: str, metrics: dict[s
         (dest / file).write_bytes((src / file).read_bytes())
     prov = cfg.get("provenance", {})
     lines = [f"# {name}", "", description, "", "## How it was made", ""]
-    lines += [f"- {key}: `{prov[key]}`" for key in ("command", "seed", "iterations", "train_seconds",
-                                                     "machine", "final_loss") if key in prov]
+    lines += [f"- {key}: `{value}`" for key, value in how_made(prov)]
     lines += ["", "## Metrics", "", "| metric | value |", "| --- | --- |"]
     lines += [f"| {k} | {v:.6g} |" for k, v in metrics.items()]
     if notes:
