@@ -383,3 +383,38 @@ def test_the_playground_refuses_a_step_it_does_not_know() -> None:
     assert export.model_spec(nca, "iso")["masking"] == "pre"
     with pytest.raises(ValueError, match="'q' \\(isotropic family\\) steps unlike ncaforge's NCA"):
         export.model_spec(quantized, "q")
+
+
+@needs_node
+@pytest.mark.parametrize("name", ["random", "logic-async-checkerboard"])
+def test_js_step_equals_python_for_logic_circuits(name) -> None:
+    from ncaforge.families.logic.model import LogicConfig, build_logic
+
+    if name == "random":  # every gate a random one of the 16 functions, asynchronous
+        nca = build_logic(LogicConfig(channels=3, kernels=2, kernel_layers=(4, 2), update_layers=(16, 8),
+                                      fire_rate=0.6))
+        g = torch.Generator().manual_seed(2)  # a circuit whose every output channel varies over cells
+        with torch.no_grad():
+            for p in nca.parameters():
+                p.copy_(torch.randn(p.shape, generator=g))
+    else:
+        nca = zoo.load(name)
+    nca.eval()  # the hard circuit
+    c = nca.layout.channels
+    g = torch.Generator().manual_seed(8)
+    x = (torch.rand(1, c, 12, 14, generator=g) < 0.5).float()
+    fire = torch.rand(1, 1, 12, 14, generator=g) < nca.fire_rate
+    with torch.no_grad():
+        want = nca.step(x, fire)
+    spec = export.model_spec(nca, name)
+    assert (spec["perception"]["kind"], spec["update"]["kind"], "layers" in spec) == ("logic", "gates", False)
+    got = js_step(case_for(nca, name, x, fire), tuple(x.shape))
+    assert not torch.equal(want, x) and torch.equal(want[~fire.expand_as(x)], x[~fire.expand_as(x)])
+    assert all(0 < float(plane.sum()) < plane.numel() for plane in want[0])  # no channel constant
+    assert torch.equal(got, want), float((got - want).abs().max())
+
+
+def test_a_logic_zoo_model_goes_to_the_playground_with_its_seed(tmp_path) -> None:
+    (spec,) = export.build_site(["logic-checkerboard"], size=(24, 24))["models"]
+    assert spec["family"] == "logic" and spec["view"]["kind"] == "field" and spec["padding"] == "circular"
+    assert seed_cells(spec) == [12 * 24 + 12]  # one cell, every channel on, at the centre

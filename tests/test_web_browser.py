@@ -45,12 +45,9 @@ if _missing():
     pytest.skip(_missing(), allow_module_level=True)
 
 
-@pytest.fixture(scope="module")
-def server():
-    """`nca play` on a free port, with the lizard, the classifier and their interventions."""
-    command = [sys.executable, "-m", "ncaforge.cli", "play", "--model", "lizard", "--model", "mnist",
-               "--perturbations", "perturb-red,perturb-tailless",
-               "--adversary", "adversary-red,adversary-eight", "--port", "0"]
+def serve(*options: str):
+    """`nca play OPTIONS` on a free port: yields the page's URL, then stops the server."""
+    command = [sys.executable, "-m", "ncaforge.cli", "play", *options, "--port", "0"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     lines = []
@@ -63,6 +60,13 @@ def server():
     yield line.split()[2]
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server():
+    """`nca play` with the lizard, the classifier and their interventions."""
+    yield from serve("--model", "lizard", "--model", "mnist", "--perturbations",
+                     "perturb-red,perturb-tailless", "--adversary", "adversary-red,adversary-eight")
 
 
 def browse(url: str, actions: list[dict]) -> dict:
@@ -201,20 +205,7 @@ def test_auto_backend_prefers_js_over_software_gl(server) -> None:
 @pytest.fixture(scope="module")
 def symmetric_server():
     """`nca play` with the zoo's isotropic and steerable lizards."""
-    command = [sys.executable, "-m", "ncaforge.cli", "play", "--model", "isotropic-lizard", "--model",
-               "steerable-lizard", "--port", "0"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if line.startswith("playground at "):
-            break
-    else:
-        pytest.fail("nca play printed no URL:\n" + "".join(lines))
-    yield line.split()[2]
-    proc.terminate()
-    proc.wait(timeout=10)
+    yield from serve("--model", "isotropic-lizard", "--model", "steerable-lizard")
 
 
 @pytest.mark.parametrize("model", ["isotropic-lizard", "steerable-lizard"])
@@ -234,3 +225,33 @@ def test_a_symmetric_lizard_grows_turned_with_its_turned_seed(symmetric_server, 
     assert upright.sum() > 200  # a grown pattern, not a speck
     same, rotated = iou(turned, upright), iou(turned, np.rot90(upright))
     assert rotated > 0.6 and rotated > same + 0.1, (rotated, same)  # it turned with its seed
+
+
+@pytest.fixture(scope="module")
+def logic_server():
+    """`nca play` with the zoo's asynchronous checkerboard on a 48x48 torus."""
+    yield from serve("--model", "logic-async-checkerboard", "--size", "48", "48")
+
+
+def test_a_logic_checkerboard_grows_and_heals_on_the_js_engine(logic_server) -> None:
+    from ncaforge.families.logic.task import checkerboard
+    from ncaforge.render.views import picture
+
+    model = zoo.load("logic-async-checkerboard")  # asynchronous: its cells fire at random, as on the page
+    result = browse(logic_server + "?backend=webgl&seed=3&speed=4", [
+        {"value": "kind", "js": "window.playground.backend.kind"},
+        {"wait": 150}, {"pause": True}, {"pixels": "grown"}, {"screenshot": "logic-1-grown"},
+        {"tool": "erase"}, {"drag": [[24, 10], [24, 38]]}, {"pixels": "erased"},
+        {"play": True}, {"wait": 150}, {"pause": True}, {"pixels": "healed"},
+        {"screenshot": "logic-2-healed"}, {"bench": 100, "name": "logic"},
+    ])
+    report({"logic_async_checkerboard_48x48_js": result["values"]["bench_logic"]})
+    assert result["values"]["kind"] == "JS"  # the gates run on engine.js, even when WebGL2 is asked for
+    board = checkerboard(model.task, (48, 48))
+    state = board[None, None].expand(1, model.layout.channels, 48, 48)
+    want = (picture(model, state)[0].permute(1, 2, 0).numpy() * 255).round()
+    right = {k: (np.abs(rgb(result, k).astype(float) - want).max(-1) <= 2).mean()
+             for k in ("grown", "erased", "healed")}
+    assert float(board.mean()) == 0.5 and rgb(result, "grown").shape == want.shape
+    assert right["grown"] == 1.0  # every cell on the checkerboard, grown from one seed cell
+    assert right["erased"] < 0.95 and right["healed"] == 1.0, right  # a band erased (half its cells were 0)

@@ -62,6 +62,8 @@ def sparse(x: torch.Tensor) -> dict:
 
 
 def _perception_spec(perception: nn.Module) -> dict:
+    if hasattr(perception, "web_spec"):  # a family's own perception says how the page runs it
+        return perception.web_spec()
     if isinstance(perception, FixedPerception):
         bank = filter_bank(perception.filters, perception.angle).reshape(len(perception.filters), 9)
         return {"kind": "fixed", "filters": len(perception.filters), "names": list(perception.filters),
@@ -102,8 +104,9 @@ def runnable(module: nn.Module, name: str) -> tuple[registry.Family, View]:
     """``module``'s family and view, or a ValueError naming the family when engine.js cannot run it.
 
     engine.js runs the step of :class:`NCA` (or of a subclass that declares its ``masking``) with a
-    fixed filter bank, learned 3x3 or symmetric perception and an :class:`UpdateMLP`, for families that
-    say so (``web=True``) and declare a view.
+    fixed filter bank, learned 3x3 or symmetric perception and an :class:`UpdateMLP`, or a perception and
+    update of a kind it knows that say how (``web_spec()``: the logic family's gate circuits), for
+    families that say so (``web=True``) and declare a view.
     """
     family = registry.get(family_of(module))
     if not family.web:
@@ -113,10 +116,12 @@ def runnable(module: nn.Module, name: str) -> tuple[registry.Family, View]:
     parts = (getattr(module, "perception", None), getattr(module, "update", None))
     problems = [
         (not isinstance(module, NCA) or not declares_masking(type(module)), "steps unlike ncaforge's NCA"),
-        (not isinstance(parts[0], FixedPerception | LearnedPerception | SymmetricPerception),
+        (not isinstance(parts[0], FixedPerception | LearnedPerception | SymmetricPerception)
+         and not hasattr(parts[0], "web_spec"),
          f"perceives with {type(parts[0]).__name__}, not a fixed filter bank, learned 3x3 or symmetric "
          "perception"),
-        (not isinstance(parts[1], UpdateMLP), f"updates with {type(parts[1]).__name__}, not an UpdateMLP"),
+        (not isinstance(parts[1], UpdateMLP) and not hasattr(parts[1], "web_spec"),
+         f"updates with {type(parts[1]).__name__}, not an UpdateMLP"),
         (view is None, "declares no view"),
     ]
     for bad, what in problems:
@@ -136,9 +141,12 @@ def model_spec(nca: NCA, name: str, description: str = "", grid: tuple[int, int]
         "alpha": layout.alpha, "readonly": list(layout.readonly), "living": layout.living,
         "mutable": layout.mutable, "fire_rate": nca.fire_rate, "alive_threshold": nca.alive_threshold,
         "noise": nca.noise, "padding": nca.perception.padding, "masking": nca.masking,
-        "perception": _perception_spec(nca.perception), "layers": _layers(nca.update),
-        "view": view_spec(view),
+        "perception": _perception_spec(nca.perception), "view": view_spec(view),
     }
+    if isinstance(nca.update, UpdateMLP):
+        spec["layers"] = _layers(nca.update)
+    else:
+        spec["update"] = nca.update.web_spec()
     if grid is not None:
         spec["grid"] = list(grid)
         task = getattr(nca, "task", None)

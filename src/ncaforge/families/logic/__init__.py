@@ -21,6 +21,7 @@ FAMILY = Family(
     schedule=Schedule(iterations=3000, lr=0.05),
     seed=seed_states,
     view=lambda model: FieldView(channel=0, low=0.0, high=1.0),
+    web=True,  # engine.js runs the hard circuits (on the CPU: gates are no fragment shader's home ground)
     evaluation=Evaluation(LogicEvaluation, run_evaluation,
                           "A logic CA with hard gates: Life's 512 configurations and a random torus against "
                           "true Life, or the checkerboard on its grid and a larger one; active gates."),

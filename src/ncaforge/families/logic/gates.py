@@ -125,6 +125,13 @@ class GateNetwork(nn.Module):
                  for f, a, b in zip(layer.functions().tolist(), *layer.index.tolist(), strict=True)]
                 for layer in self.layers]
 
+    def web_spec(self) -> dict:
+        """The hard circuit as the playground runs it (web/site/engine.js): each gate's function and
+        inputs, layer by layer, and every function's coefficients of (1, a, b, ab)."""
+        return {"inputs": self.n_in, "clip": self.clip_bits,
+                "functions": dict(zip(FUNCTIONS, COEFFICIENTS.int().tolist(), strict=True)),
+                "layers": self.circuit()}
+
     def dependencies(self, outputs: torch.Tensor | None = None) -> tuple[list[torch.Tensor], torch.Tensor]:
         """What the hard circuit's ``outputs`` (a bool mask of the last layer; default all) depend on: per
         layer a bool mask of the gates, and a bool mask of the network's inputs, found by walking back

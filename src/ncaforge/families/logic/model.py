@@ -63,6 +63,8 @@ class LogicPerception(nn.Module):
     """``kernels`` gate circuits per channel over its 3x3 neighbourhood; features are the cells' states
     then the circuits' outputs, (B, C + C*kernels*outputs, H, W)."""
 
+    padding = "circular"  # the CA lives on a torus
+
     def __init__(self, channels: int, kernels: int, layers: tuple[int, ...], generator: torch.Generator,
                  pass_through: float) -> None:
         super().__init__()
@@ -78,6 +80,13 @@ class LogicPerception(nn.Module):
     @property
     def out_features(self) -> int:
         return self.channels + self.circuits.n_out
+
+    def web_spec(self) -> dict:
+        """How the playground runs this perception: circuit input j reads entry ``source[j]`` of a cell's
+        neighbourhood (neighbour-major, then channel), and the features are the cell's states, then the
+        circuits' outputs."""
+        return {"kind": "logic", "features": self.out_features, "source": self.source.tolist(),
+                "circuits": self.circuits.web_spec()}
 
     def cell_features(self, neigh: torch.Tensor) -> torch.Tensor:
         """(N, 9*C) neighbourhoods (see :func:`neighbourhoods`) -> (N, F) features of their centres."""
@@ -101,6 +110,10 @@ class LogicUpdate(nn.Module):
         super().__init__()
         self.channels = channels
         self.circuit = GateNetwork(in_features, (*layers, channels), generator, pass_through=pass_through)
+
+    def web_spec(self) -> dict:
+        """How the playground runs this update: the circuit's output replaces the first C features."""
+        return {"kind": "gates", "circuit": self.circuit.web_spec()}
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         b, f, h, w = features.shape

@@ -8,6 +8,8 @@
  *      (the adversary's rule where the adversary mask is set; plus noise);
  *   4. x *= pre & alive(x), read-only inputs kept (masking "pre_post"); the symmetric families (masking "pre") clear
  *      nothing, and steerable cells keep their angle (the last channel) in [0, 2 pi).
+ * Logic rules (DiffLogic CA) perceive through gate circuits over the neighbourhood and update through
+ * another: a cell that fires takes the circuit's state (its delta is that state minus its own).
  * Fixed-bank features are interleaved per channel ([c0_f0, c0_f1, ..., c1_f0, ...]), the checkpoint
  * format's order; symmetric ones are grouped per kind ([all x | all lap | ...], as SymmetricPerception).
  * A model starts from its family's seed (spec.seed, sparse; spec.turned_seeds for seeds turned and
@@ -29,6 +31,33 @@
     return new Float32Array(bytes.buffer);
   }
 
+  /** A hard gate circuit (GateNetwork.web_spec: each gate's function and two inputs, layer by layer) as
+   * typed arrays, with its own buffers: callers write its inputs into bufA, then runGates. */
+  function compileGates(spec) {
+    const layers = spec.layers.map((gates) => ({
+      n: gates.length, a: Int32Array.from(gates, (g) => g.a), b: Int32Array.from(gates, (g) => g.b),
+      k: Float64Array.from(gates.flatMap((g) => spec.functions[g.op])), // k0 + k1 a + k2 b + k3 ab
+    }));
+    const widest = Math.max(spec.inputs, ...layers.map((l) => l.n));
+    return { inputs: spec.inputs, outputs: layers[layers.length - 1].n, clip: spec.clip, layers,
+      bufA: new Float64Array(widest), bufB: new Float64Array(widest) };
+  }
+
+  /** The circuit g on the inputs in g.bufA (read clipped to [0, 1] when g.clip); returns its outputs. */
+  function runGates(g) {
+    let x = g.bufA, y = g.bufB;
+    if (g.clip) for (let q = 0; q < g.inputs; q++) x[q] = x[q] < 0 ? 0 : x[q] > 1 ? 1 : x[q];
+    for (const L of g.layers) {
+      const A = L.a, B = L.b, k = L.k;
+      for (let o = 0; o < L.n; o++) {
+        const a = x[A[o]], b = x[B[o]];
+        y[o] = k[4 * o] + k[4 * o + 1] * a + k[4 * o + 2] * b + k[4 * o + 3] * a * b;
+      }
+      const t = x; x = y; y = t;
+    }
+    return x;
+  }
+
   /** A model spec (models.js) -> the typed arrays and constants that step() reads. */
   function compile(spec) {
     const C = spec.channels;
@@ -38,16 +67,21 @@
       : p.kind === "symmetric"
         ? { kind: "symmetric", mode: p.mode, frame: p.frame, P: p.perceived, features: p.features,
           bank: decode(p.bank) }
-        : { kind: "learned", features: p.features, weight: decode(p.weight), bias: decode(p.bias) };
-    const layers = spec.layers.map((l) => ({
+        : p.kind === "logic"
+          ? { kind: "logic", features: p.features, source: Int32Array.from(p.source),
+            circuits: compileGates(p.circuits) }
+          : { kind: "learned", features: p.features, weight: decode(p.weight), bias: decode(p.bias) };
+    const gates = spec.update && spec.update.kind === "gates" ? compileGates(spec.update.circuit) : null;
+    const layers = gates ? [] : spec.layers.map((l) => ({
       inp: l.in, out: l.out, weight: decode(l.weight), bias: l.bias ? decode(l.bias) : null,
     }));
-    if (layers[0].inp !== perception.features) {
-      throw new Error(`model ${spec.name}: the MLP takes ${layers[0].inp} features, perception gives ${perception.features}`);
-    }
     const mutable = Int32Array.from(spec.mutable);
-    if (layers[layers.length - 1].out !== mutable.length) {
-      throw new Error(`model ${spec.name}: the MLP writes ${layers[layers.length - 1].out} channels, the layout has ${mutable.length} mutable ones`);
+    const takes = gates ? gates.inputs : layers[0].inp, writes = gates ? gates.outputs : layers[layers.length - 1].out;
+    if (takes !== perception.features) {
+      throw new Error(`model ${spec.name}: the update takes ${takes} features, perception gives ${perception.features}`);
+    }
+    if (writes !== mutable.length) {
+      throw new Error(`model ${spec.name}: the update writes ${writes} channels, the layout has ${mutable.length} mutable ones`);
     }
     if (!spec.view) throw new Error(`model ${spec.name}: the spec has no view (export it again)`);
     const widest = Math.max(perception.features, ...layers.map((l) => l.out));
@@ -62,7 +96,7 @@
       turnedSeeds: (spec.turned_seeds || []).map((s) => ({ angle: s.angle, mirror: s.mirror, ...sparseSeed(s) })),
       angle: perception.mode === "steerable" ? C - 1 : null, // the channel of a steerable cell's angle
       grid: spec.grid || null, threshold: spec.alive_threshold, fireRate: spec.fire_rate, noise: spec.noise,
-      circular: spec.padding === "circular", perception, layers,
+      circular: spec.padding === "circular", perception, layers, gates,
       // scratch buffers, reused by every cell
       nb: new Float64Array(9 * C), bufA: new Float64Array(widest), bufB: new Float64Array(widest),
     };
@@ -159,6 +193,12 @@
       }
     } else if (per.kind === "symmetric") {
       symmetricFeatures(per, nb, C, h);
+    } else if (per.kind === "logic") { // the cell's states, then its kernel circuits' outputs
+      const g = per.circuits, src = per.source;
+      for (let q = 0; q < g.inputs; q++) g.bufA[q] = nb[src[q]];
+      const bits = runGates(g);
+      for (let c = 0; c < C; c++) h[c] = nb[4 * C + c];
+      for (let q = 0; q < g.outputs; q++) h[C + q] = bits[q];
     } else {
       const w = per.weight, b = per.bias;
       for (let f = 0; f < per.features; f++) {
@@ -169,6 +209,13 @@
         }
         h[f] = s > 0 ? s : 0;
       }
+    }
+    if (m.gates) { // a logic rule: the cell takes its circuit's state (the delta from its own)
+      const g = m.gates;
+      for (let q = 0; q < g.inputs; q++) g.bufA[q] = h[q];
+      const state = runGates(g);
+      for (let c = 0; c < g.outputs; c++) next[c] = state[c] - h[c];
+      return next;
     }
     const last = m.layers.length - 1;
     for (let l = 0; l <= last; l++) {

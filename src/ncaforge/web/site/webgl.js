@@ -184,9 +184,11 @@
   }
 
   /** A backend running model m on an H x W grid, or null where the browser lacks WebGL2 float targets
-   * or the model is one only engine.js runs (symmetric perception and step). */
+   * or the model is one only engine.js runs (symmetric perception and step, logic gate circuits). */
   function create(m, H, W) {
-    if (m.perception.kind === "symmetric" || m.masking !== "pre_post") return null;
+    if (m.perception.kind === "symmetric" || m.perception.kind === "logic" || m.gates || m.masking !== "pre_post") {
+      return null;
+    }
     const gl = context();
     if (!gl) return null;
     const T = ceil4(m.C), M = m.mutable.length;
