@@ -38,7 +38,7 @@ from ncaforge.core.view import ClassView, View
 from ncaforge.interventions.perturbation import Perturbation
 from ncaforge.io.checkpoint import family_of
 
-SPEC_VERSION = 2  # 2: masking, symmetric perception, seeds with a background, turned seeds
+SPEC_VERSION = 3  # 2: masking, symmetric perception, seeds with a background, turned seeds; 3: gate circuits
 MASKINGS = ("pre_post", "pre")  # the steps engine.js knows (NCA.masking)
 SEED_TURNS = tuple(range(0, 360, 15))  # degrees: the seeds a page can start from, for families that turn them
 SITE_FILES = Path(__file__).parent / "site"
