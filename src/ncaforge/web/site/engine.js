@@ -76,7 +76,8 @@
       inp: l.in, out: l.out, weight: decode(l.weight), bias: l.bias ? decode(l.bias) : null,
     }));
     const mutable = Int32Array.from(spec.mutable);
-    const takes = gates ? gates.inputs : layers[0].inp, writes = gates ? gates.outputs : layers[layers.length - 1].out;
+    const takes = gates ? gates.inputs : layers[0].inp;
+    const writes = gates ? gates.outputs : layers[layers.length - 1].out;
     if (takes !== perception.features) {
       throw new Error(`model ${spec.name}: the update takes ${takes} features, perception gives ${perception.features}`);
     }
