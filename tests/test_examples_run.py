@@ -33,6 +33,7 @@ SKIP_REASONS = {
 SKIPPED = [
     ("nca play", SKIP_REASONS["play"]),
     ("nca demo", SKIP_REASONS["demo"]),
+    ("nca play --model logic-async-checkerboard --size 48 48", SKIP_REASONS["play"]),
     ("nca play --model runs/lizard/checkpoint --port 8080", SKIP_REASONS["play"]),
 ]
 # Imports of the files the Distill authors published (not in the repository): each must fail cleanly.
